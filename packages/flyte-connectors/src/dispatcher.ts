@@ -1,0 +1,324 @@
+import { create, fromBinary, toBinary, toJson, fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { StructSchema, durationMs, timestampDate } from "@bufbuild/protobuf/wkt";
+import {
+  CreateTaskResponseSchema,
+  DeleteTaskResponseSchema,
+  GetConnectorResponseSchema,
+  GetTaskLogsResponseSchema,
+  GetTaskMetricsResponseSchema,
+  GetTaskResponseSchema,
+  ListConnectorsResponseSchema,
+  ResourceSchema,
+  type CreateTaskRequest,
+  type CreateTaskResponse,
+  type DeleteTaskRequest,
+  type DeleteTaskResponse,
+  type GetConnectorRequest,
+  type GetConnectorResponse,
+  type GetTaskLogsRequest,
+  type GetTaskLogsResponse,
+  type GetTaskMetricsRequest,
+  type GetTaskMetricsResponse,
+  type GetTaskRequest,
+  type GetTaskResponse,
+  type ListConnectorsResponse,
+  type Resource as ResourceProto,
+  type TaskCategory as TaskCategoryProto,
+} from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
+import { TaskLogSchema } from "@flyte-connectors/flyteidl2/flyteidl2/core/execution_pb.js";
+import type { Connection } from "@flyte-connectors/flyteidl2/flyteidl2/core/security_pb.js";
+import { LogLineSchema } from "@flyte-connectors/flyteidl2/flyteidl2/logs/dataplane/payload_pb.js";
+import { OutputsSchema } from "@flyte-connectors/flyteidl2/flyteidl2/task/common_pb.js";
+import type { AsyncConnector, CallContext, Connector, LogsPage, Resource } from "./connector.js";
+import { ConnectorError, NotImplementedError, ResourceMetaDecodeError } from "./errors.js";
+import { Phase, phaseName } from "./phase.js";
+import type { ConnectorRegistry } from "./registry.js";
+import { ResourceMeta } from "./resource-meta.js";
+import { decodeInputs, encodeOutputs, type LiteralStorage } from "./types/index.js";
+
+export interface DispatcherOptions {
+  /** Where offloaded input literals are read from. Default: local files and `file://` URIs. */
+  storage?: LiteralStorage;
+  /** Longest error message (in characters) returned to a caller; longer ones are cut. Default: 4096. */
+  maxErrorMessageLength?: number;
+  /** Told about a DeleteTask that was answered OK without calling the connector (undecodable meta). */
+  onIgnoredDelete?: (taskType: string, error: ResourceMetaDecodeError) => void;
+}
+
+/** The operation names used in errors, logs and metrics. */
+export type Operation = "create" | "get" | "delete" | "metrics" | "logs";
+
+/**
+ * Runs flyteidl2 connector requests against the connectors of a registry: decodes inputs and resource metas,
+ * calls the connector, encodes its answer. Transport-free: the gRPC service and the local executor are thin
+ * layers on it. Every failure is a {@link ConnectorError} whose code is a gRPC status name and whose message is
+ * safe to return (connection secret values are replaced by `*****`).
+ *
+ * Signals: abort with a reason named "TimeoutError" (as `AbortSignal.timeout` does) for a passed deadline
+ * (DEADLINE_EXCEEDED), with anything else for a cancelled call (CANCELLED). A call ends when its signal fires,
+ * even if the connector ignores the signal.
+ */
+export class ConnectorDispatcher {
+  readonly registry: ConnectorRegistry;
+  readonly #options: DispatcherOptions;
+
+  constructor(registry: ConnectorRegistry, options: DispatcherOptions = {}) {
+    this.registry = registry;
+    this.#options = options;
+  }
+
+  async createTask(request: CreateTaskRequest, signal: AbortSignal): Promise<CreateTaskResponse> {
+    const template = request.template;
+    if (!template) throw new ConnectorError("INVALID_ARGUMENT", "CreateTaskRequest.template is required.");
+    const connector = this.registry.get(template.type, template.taskTypeVersion);
+    const context = callContext(request.connection, signal);
+    const inputs = await decodeInputs(request.inputs, template.interface?.inputs, this.#convertOptions(signal));
+    const createRequest = {
+      ...context,
+      taskTemplate: template,
+      custom: template.custom ? (toJson(StructSchema, template.custom) as JsonObject) : {},
+      inputs,
+      outputPrefix: request.outputPrefix,
+      taskExecutionMetadata: request.taskExecutionMetadata,
+    };
+    const meta = await this.#call("create", connector, context, async () =>
+      connector.kind === "sync"
+        ? await this.#syncResult(connector.outputTypes, await connector.do(createRequest))
+        : await connector.create(createRequest),
+    );
+    return create(CreateTaskResponseSchema, { resourceMeta: meta.encode() });
+  }
+
+  async getTask(request: GetTaskRequest, signal: AbortSignal): Promise<GetTaskResponse> {
+    const connector = this.#connectorFor(request.taskCategory);
+    const context = callContext(request.connection, signal);
+    if (connector.kind === "sync") {
+      return create(GetTaskResponseSchema, { resource: SyncResultMeta.decode(request.resourceMeta).toProto() });
+    }
+    const resourceMeta = connector.metadataType.decode(request.resourceMeta);
+    const resource = await this.#call("get", connector, context, () =>
+      connector.get({ ...context, resourceMeta, outputPrefix: request.outputPrefix }),
+    );
+    return create(GetTaskResponseSchema, { resource: await this.#resourceProto(connector.outputTypes, resource, signal) });
+  }
+
+  async deleteTask(request: DeleteTaskRequest, signal: AbortSignal): Promise<DeleteTaskResponse> {
+    const connector = this.#connectorFor(request.taskCategory);
+    if (connector.kind === "async") {
+      const context = callContext(request.connection, signal);
+      let resourceMeta: ResourceMeta | undefined;
+      try {
+        resourceMeta = connector.metadataType.decode(request.resourceMeta);
+      } catch (error) {
+        // The backend retries a failed delete forever and blocks the task's finalizer: a meta nobody can
+        // read names no job we could cancel, so the answer is OK.
+        if (!(error instanceof ResourceMetaDecodeError)) throw error;
+        this.#options.onIgnoredDelete?.(connector.taskTypeName, error);
+      }
+      if (resourceMeta) {
+        const meta = resourceMeta;
+        await this.#call("delete", connector, context, () => connector.delete({ ...context, resourceMeta: meta, outputPrefix: "" }));
+      }
+    }
+    return create(DeleteTaskResponseSchema, {});
+  }
+
+  async getTaskMetrics(request: GetTaskMetricsRequest, signal: AbortSignal): Promise<GetTaskMetricsResponse> {
+    const connector = this.#asyncWith(request.taskCategory, "getMetrics");
+    const context = callContext(undefined, signal);
+    const resourceMeta = connector.metadataType.decode(request.resourceMeta);
+    const result = await this.#call("metrics", connector, context, () =>
+      connector.getMetrics!({
+        ...context,
+        resourceMeta,
+        outputPrefix: "",
+        queries: request.queries,
+        startTime: request.startTime ? timestampDate(request.startTime) : undefined,
+        endTime: request.endTime ? timestampDate(request.endTime) : undefined,
+        stepMillis: request.step ? durationMs(request.step) : undefined,
+      }),
+    );
+    return create(GetTaskMetricsResponseSchema, result);
+  }
+
+  async *getTaskLogs(request: GetTaskLogsRequest, signal: AbortSignal): AsyncGenerator<GetTaskLogsResponse> {
+    const connector = this.#asyncWith(request.taskCategory, "getLogs");
+    const context = callContext(undefined, signal);
+    const resourceMeta = connector.metadataType.decode(request.resourceMeta);
+    const logsRequest = { ...context, resourceMeta, outputPrefix: "", lines: Number(request.lines), token: request.token };
+    const answer = await this.#call("logs", connector, context, async () => connector.getLogs!(logsRequest));
+    const pages: AsyncIterable<LogsPage> = Symbol.asyncIterator in answer ? answer : one(answer as LogsPage);
+    const iterator = pages[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await this.#call("logs", connector, context, () => iterator.next());
+        if (next.done) return;
+        const page = next.value;
+        if (page.token) yield create(GetTaskLogsResponseSchema, { part: { case: "header", value: { token: page.token } } });
+        const lines = page.lines.map((line) => create(LogLineSchema, typeof line === "string" ? { message: line } : line));
+        yield create(GetTaskLogsResponseSchema, {
+          part: { case: "body", value: { lines, results: lines.map((line) => line.message) } },
+        });
+      }
+    } finally {
+      await iterator.return?.();
+    }
+  }
+
+  listConnectors(): ListConnectorsResponse {
+    return create(ListConnectorsResponseSchema, { connectors: this.registry.metadata() });
+  }
+
+  getConnector(request: GetConnectorRequest): GetConnectorResponse {
+    const connector = this.registry.metadata().find((entry) => entry.name === request.name);
+    if (!connector) throw new ConnectorError("NOT_FOUND", `Cannot find connector for name: ${request.name}.`);
+    return create(GetConnectorResponseSchema, { connector });
+  }
+
+  #connectorFor(category: TaskCategoryProto | undefined): Connector {
+    if (!category) throw new ConnectorError("INVALID_ARGUMENT", "task_category is required.");
+    return this.registry.get(category.name, category.version);
+  }
+
+  #asyncWith(category: TaskCategoryProto | undefined, method: "getMetrics" | "getLogs"): AsyncConnector {
+    const connector = this.#connectorFor(category);
+    if (connector.kind !== "async" || typeof connector[method] !== "function") {
+      throw new NotImplementedError(`Connector "${connector.name}" does not implement ${method}.`);
+    }
+    return connector;
+  }
+
+  #convertOptions(signal: AbortSignal) {
+    return { signal, ...(this.#options.storage ? { storage: this.#options.storage } : {}) };
+  }
+
+  async #resourceProto(outputTypes: Connector["outputTypes"], resource: Resource, signal: AbortSignal): Promise<ResourceProto> {
+    if (!Number.isInteger(resource.phase) || resource.phase <= Phase.UNDEFINED || phaseName(resource.phase).startsWith("PHASE_")) {
+      throw new ConnectorError("INTERNAL", `Connector returned an invalid phase: ${String(resource.phase)}.`);
+    }
+    return create(ResourceSchema, {
+      phase: resource.phase,
+      message: resource.message ?? "",
+      logLinks: resource.logLinks ?? [],
+      ...(resource.outputs ? { outputs: await encodeOutputs(resource.outputs, outputTypes, this.#convertOptions(signal)) } : {}),
+      ...(resource.customInfo ? { customInfo: resource.customInfo } : {}),
+    });
+  }
+
+  async #syncResult(outputTypes: Connector["outputTypes"], resource: Resource): Promise<SyncResultMeta> {
+    const proto = await this.#resourceProto(outputTypes, resource, new AbortController().signal);
+    return SyncResultMeta.fromProto(proto);
+  }
+
+  /** Runs connector code: ends with the signal, and turns what it throws into a caller-safe ConnectorError. */
+  async #call<T>(operation: Operation, connector: Connector, context: CallContext, work: () => Promise<T>): Promise<T> {
+    const { signal } = context;
+    try {
+      throwIfAborted(signal, operation);
+      return await raceAbort(work(), signal, operation);
+    } catch (error) {
+      throw this.#callerError(operation, connector, context, error);
+    }
+  }
+
+  #callerError(operation: Operation, connector: Connector, context: CallContext, error: unknown): ConnectorError {
+    const secrets = Object.values(context.secrets).filter((value) => value.length > 0);
+    const max = this.#options.maxErrorMessageLength ?? 4096;
+    const text = (raw: string) => truncate(redact(raw, secrets), max);
+    if (error instanceof ConnectorError) {
+      const safe = new ConnectorError(error.code, text(error.message), { cause: redactedCause(error, secrets) });
+      return safe;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return new ConnectorError("INTERNAL", text(`failed to ${operation} ${connector.taskTypeName} task with error: ${message}`), {
+      cause: redactedCause(error, secrets),
+    });
+  }
+}
+
+/** Resource meta of a sync connector: the whole finished result, so any replica can answer GetTask. */
+class SyncResultMeta extends ResourceMeta.define({
+  phase: "integer",
+  message: "string?",
+  outputs: "string?",
+  log_links: "array?",
+  custom_info: "object?",
+}) {
+  static fromProto(resource: ResourceProto): SyncResultMeta {
+    return new SyncResultMeta({
+      phase: resource.phase,
+      message: resource.message || null,
+      outputs: resource.outputs ? Buffer.from(toBinary(OutputsSchema, resource.outputs)).toString("base64") : null,
+      log_links: resource.logLinks.length ? resource.logLinks.map((link) => toJson(TaskLogSchema, link)) : null,
+      custom_info: resource.customInfo ?? null,
+    });
+  }
+
+  toProto(): ResourceProto {
+    try {
+      return create(ResourceSchema, {
+        phase: this.phase,
+        message: this.message ?? "",
+        logLinks: (this.log_links ?? []).map((link) => fromJson(TaskLogSchema, link as JsonValue)),
+        ...(this.outputs ? { outputs: fromBinary(OutputsSchema, Buffer.from(this.outputs, "base64")) } : {}),
+        ...(this.custom_info ? { customInfo: this.custom_info as JsonObject } : {}),
+      });
+    } catch (cause) {
+      throw new ResourceMetaDecodeError("SyncResultMeta", "the stored result is not readable", { cause });
+    }
+  }
+}
+
+function callContext(connection: Connection | undefined, signal: AbortSignal): CallContext {
+  return { secrets: { ...connection?.secrets }, configs: { ...connection?.configs }, signal };
+}
+
+async function* one(page: LogsPage): AsyncGenerator<LogsPage> {
+  yield page;
+}
+
+function abortError(signal: AbortSignal, operation: Operation): ConnectorError {
+  const reason = signal.reason as { name?: string } | undefined;
+  return reason?.name === "TimeoutError"
+    ? new ConnectorError("DEADLINE_EXCEEDED", `Deadline exceeded during ${operation}.`, { cause: signal.reason })
+    : new ConnectorError("CANCELLED", `Call cancelled during ${operation}.`, { cause: signal.reason });
+}
+
+function throwIfAborted(signal: AbortSignal, operation: Operation): void {
+  if (signal.aborted) throw abortError(signal, operation);
+}
+
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal, operation: Operation): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal, operation));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function redact(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((out, secret) => out.split(secret).join("*****"), text);
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+/** The cause kept for logs, with secret values removed from its message and stack. */
+function redactedCause(error: unknown, secrets: readonly string[]): Error {
+  const original = error instanceof Error ? error : new Error(String(error));
+  if (secrets.length === 0) return original;
+  const copy = new Error(redact(original.message, secrets));
+  copy.name = original.name;
+  copy.stack = redact(original.stack ?? "", secrets);
+  return copy;
+}

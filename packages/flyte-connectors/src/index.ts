@@ -1,0 +1,31 @@
+// Public API of flyte-connectors. Everything else in this package is internal.
+export {
+  AsyncConnector,
+  SyncConnector,
+  type Connector,
+  type Resource,
+  type TaskLogInit,
+  type CallContext,
+  type CreateRequest,
+  type ResourceRequest,
+  type MetricsRequest,
+  type MetricsResult,
+  type LogsRequest,
+  type LogsPage,
+  type OutputTypes,
+} from "./connector.js";
+export { ResourceMeta, type ResourceMetaType, type DefinedResourceMeta, type FieldSpec, type FieldSpecs, type FieldValues } from "./resource-meta.js";
+export { ConnectorRegistry, type RegisterOptions, type ConnectorMetadata, type TaskCategory } from "./registry.js";
+export { Phase, isTerminalPhase, convertToFlytePhase, phaseName } from "./phase.js";
+export { ConnectorDispatcher, type DispatcherOptions, type Operation } from "./dispatcher.js";
+export {
+  ConnectorError,
+  ConnectorNotFoundError,
+  DuplicateConnectorError,
+  ResourceMetaDecodeError,
+  TypeConversionError,
+  SecretNotFoundError,
+  NotImplementedError,
+  type StatusName,
+} from "./errors.js";
+export * from "./types/index.js";

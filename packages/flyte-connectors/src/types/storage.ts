@@ -1,0 +1,33 @@
+/** Where offloaded literals (`Literal.offloadedMetadata.uri`) are read from. */
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { TypeConversionError } from "../errors.js";
+
+/** Reads the bytes at a URI. Implement this for object stores (s3://, gs://, abfs://, …). */
+export interface LiteralStorage {
+  read(uri: string, signal?: AbortSignal): Promise<Uint8Array>;
+}
+
+/** Reads plain paths and `file://` URIs from the local disk; rejects every other scheme. */
+export class LocalFileStorage implements LiteralStorage {
+  async read(uri: string, signal?: AbortSignal): Promise<Uint8Array> {
+    const bytes = await readFile(localPath(uri), signal ? { signal } : {});
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+}
+
+function localPath(uri: string): string {
+  // A one-letter "scheme" is a Windows drive (C:\…), not a URI.
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(uri)?.[1];
+  if (scheme === undefined) return uri;
+  if (scheme.toLowerCase() !== "file") {
+    throw new TypeConversionError(
+      `cannot read "${uri}": scheme "${scheme}" is not supported by LocalFileStorage (plain paths and file:// only); configure a LiteralStorage that reads ${scheme}:// URIs`,
+    );
+  }
+  try {
+    return fileURLToPath(uri);
+  } catch (cause) {
+    throw new TypeConversionError(`cannot read "${uri}": not a valid local file:// URI`, { cause });
+  }
+}
