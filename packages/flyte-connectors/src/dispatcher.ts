@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary, toJson, fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
-import { StructSchema, durationMs, timestampDate } from "@bufbuild/protobuf/wkt";
+import { durationMs, timestampDate } from "@bufbuild/protobuf/wkt";
 import {
   CreateTaskResponseSchema,
   DeleteTaskResponseSchema,
@@ -76,7 +76,7 @@ export class ConnectorDispatcher {
     const createRequest = {
       ...context,
       taskTemplate: template,
-      custom: template.custom ? (toJson(StructSchema, template.custom) as JsonObject) : {},
+      custom: template.custom ?? {},
       inputs,
       outputPrefix: request.outputPrefix,
       taskExecutionMetadata: request.taskExecutionMetadata,

@@ -1,0 +1,217 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import {
+  CreateTaskRequestSchema,
+  DeleteTaskRequestSchema,
+  GetConnectorRequestSchema,
+  GetTaskLogsRequestSchema,
+  GetTaskMetricsRequestSchema,
+  GetTaskRequestSchema,
+} from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
+import { AsyncConnector, SyncConnector, type CreateRequest, type LogsPage, type Resource, type ResourceRequest } from "./connector.js";
+import { ConnectorDispatcher } from "./dispatcher.js";
+import { ConnectorError } from "./errors.js";
+import { Phase } from "./phase.js";
+import { ConnectorRegistry } from "./registry.js";
+import { ResourceMeta } from "./resource-meta.js";
+import { decodeOutputs, encodeInputs, types, variableMap } from "./types/index.js";
+
+class JobMeta extends ResourceMeta.define({ job_id: "string" }) {}
+
+/** A connector whose behaviour each test sets through `script`. */
+class ScriptedConnector extends AsyncConnector<JobMeta> {
+  readonly name = "Scripted";
+  readonly taskTypeName = "scripted";
+  readonly metadataType = JobMeta;
+  override readonly outputTypes = { total: types.int };
+  created: CreateRequest[] = [];
+  deleted: string[] = [];
+  script: { get?: (r: ResourceRequest<JobMeta>) => Promise<Resource>; create?: (r: CreateRequest) => Promise<JobMeta> } = {};
+
+  async create(request: CreateRequest): Promise<JobMeta> {
+    this.created.push(request);
+    return this.script.create ? this.script.create(request) : new JobMeta({ job_id: "job-1" });
+  }
+  async get(request: ResourceRequest<JobMeta>): Promise<Resource> {
+    return this.script.get ? this.script.get(request) : { phase: Phase.SUCCEEDED, outputs: { total: 42 } };
+  }
+  async delete(request: ResourceRequest<JobMeta>): Promise<void> {
+    this.deleted.push(request.resourceMeta.job_id);
+  }
+  override async *getLogs(): AsyncIterable<LogsPage> {
+    yield { lines: ["line 1", "line 2"], token: "page-2" };
+    yield { lines: ["line 3"] };
+  }
+}
+
+const inputTypes = { n: types.int, name: types.string };
+
+async function createRequest() {
+  return create(CreateTaskRequestSchema, {
+    template: {
+      type: "scripted",
+      interface: { inputs: variableMap(inputTypes) },
+      custom: { endpoint: "https://x" },
+    },
+    inputs: await encodeInputs({ n: 3, name: "a" }, inputTypes),
+    outputPrefix: "s3://bucket/run/action/1",
+    connection: { taskType: "scripted", secrets: { api_key: "s3cr3t-value" }, configs: { region: "eu" } },
+  });
+}
+
+const category = { name: "scripted", version: 0 };
+const signal = () => new AbortController().signal;
+
+function setup() {
+  const connector = new ScriptedConnector();
+  const dispatcher = new ConnectorDispatcher(new ConnectorRegistry().register(connector));
+  return { connector, dispatcher };
+}
+
+test("create decodes inputs and custom, passes secrets and configs, and returns the encoded meta", async () => {
+  const { connector, dispatcher } = setup();
+  const response = await dispatcher.createTask(await createRequest(), signal());
+  assert.equal(new TextDecoder().decode(response.resourceMeta), '{"job_id": "job-1"}');
+  const seen = connector.created[0]!;
+  assert.deepEqual(seen.inputs, { n: 3, name: "a" });
+  assert.deepEqual(seen.custom, { endpoint: "https://x" });
+  assert.deepEqual(seen.secrets, { api_key: "s3cr3t-value" });
+  assert.deepEqual(seen.configs, { region: "eu" });
+  assert.equal(seen.outputPrefix, "s3://bucket/run/action/1");
+});
+
+test("get returns phase and outputs encoded with the connector's declared types", async () => {
+  const { dispatcher } = setup();
+  const response = await dispatcher.getTask(create(GetTaskRequestSchema, { taskCategory: category, resourceMeta: new JobMeta({ job_id: "j" }).encode() }), signal());
+  assert.equal(response.resource?.phase, Phase.SUCCEEDED);
+  const outputs = await decodeOutputs(response.resource!.outputs!, variableMap({ total: types.int }));
+  assert.deepEqual(outputs, { total: 42 });
+});
+
+test("a job failure is an answer with phase FAILED, not an error", async () => {
+  const { connector, dispatcher } = setup();
+  connector.script.get = async () => ({ phase: Phase.FAILED, message: "query syntax error" });
+  const response = await dispatcher.getTask(create(GetTaskRequestSchema, { taskCategory: category, resourceMeta: new JobMeta({ job_id: "j" }).encode() }), signal());
+  assert.equal(response.resource?.phase, Phase.FAILED);
+  assert.equal(response.resource?.message, "query syntax error");
+  assert.equal(response.resource?.outputs, undefined);
+});
+
+test("unknown task types are NOT_FOUND with the Python service's message", async () => {
+  const { dispatcher } = setup();
+  const request = await createRequest();
+  request.template!.type = "nope";
+  await assert.rejects(dispatcher.createTask(request, signal()), { code: "NOT_FOUND", message: "Cannot find connector for task type: nope." });
+  await assert.rejects(
+    dispatcher.getTask(create(GetTaskRequestSchema, { taskCategory: { name: "scripted", version: 3 }, resourceMeta: new Uint8Array() }), signal()),
+    { code: "NOT_FOUND" },
+  );
+});
+
+test("malformed resource meta on get is INVALID_ARGUMENT naming the problem", async () => {
+  const { dispatcher } = setup();
+  await assert.rejects(
+    dispatcher.getTask(create(GetTaskRequestSchema, { taskCategory: category, resourceMeta: new TextEncoder().encode("{oops") }), signal()),
+    (e: unknown) => e instanceof ConnectorError && e.code === "INVALID_ARGUMENT" && /JobMeta: not valid JSON/.test(e.message),
+  );
+});
+
+test("delete is OK for undecodable metas without calling the connector, and calls it otherwise", async () => {
+  const { connector, dispatcher } = setup();
+  await dispatcher.deleteTask(create(DeleteTaskRequestSchema, { taskCategory: category, resourceMeta: new Uint8Array([1, 2, 3]) }), signal());
+  assert.deepEqual(connector.deleted, []);
+  await dispatcher.deleteTask(create(DeleteTaskRequestSchema, { taskCategory: category, resourceMeta: new JobMeta({ job_id: "j9" }).encode() }), signal());
+  assert.deepEqual(connector.deleted, ["j9"]);
+});
+
+test("a connector's exception becomes INTERNAL with its message, cut short and without secret values", async () => {
+  const { connector, dispatcher } = setup();
+  connector.script.create = async ({ secrets }) => {
+    throw new Error(`upstream refused key ${secrets["api_key"]}: ${"x".repeat(10_000)}`);
+  };
+  await assert.rejects(dispatcher.createTask(await createRequest(), signal()), (e: unknown) => {
+    assert.ok(e instanceof ConnectorError);
+    assert.equal(e.code, "INTERNAL");
+    assert.match(e.message, /^failed to create scripted task with error: upstream refused key \*\*\*\*\*: x+/);
+    assert.ok(e.message.length < 4200, `message length ${e.message.length}`);
+    assert.doesNotMatch(e.message, /s3cr3t-value/);
+    assert.doesNotMatch(String((e.cause as Error).stack), /s3cr3t-value/);
+    return true;
+  });
+});
+
+test("the call ends when its deadline passes even if the connector ignores the signal", async () => {
+  const { connector, dispatcher } = setup();
+  connector.script.get = () => new Promise(() => {});
+  const started = Date.now();
+  await assert.rejects(
+    dispatcher.getTask(create(GetTaskRequestSchema, { taskCategory: category, resourceMeta: new JobMeta({ job_id: "j" }).encode() }), AbortSignal.timeout(50)),
+    { code: "DEADLINE_EXCEEDED" },
+  );
+  assert.ok(Date.now() - started < 1000);
+  const controller = new AbortController();
+  const call = dispatcher.getTask(create(GetTaskRequestSchema, { taskCategory: category, resourceMeta: new JobMeta({ job_id: "j" }).encode() }), controller.signal);
+  controller.abort();
+  await assert.rejects(call, { code: "CANCELLED" });
+});
+
+test("phase UNDEFINED from a connector is an INTERNAL error, never sent to the backend", async () => {
+  const { connector, dispatcher } = setup();
+  connector.script.get = async () => ({ phase: Phase.UNDEFINED });
+  await assert.rejects(
+    dispatcher.getTask(create(GetTaskRequestSchema, { taskCategory: category, resourceMeta: new JobMeta({ job_id: "j" }).encode() }), signal()),
+    { code: "INTERNAL", message: /invalid phase/ },
+  );
+});
+
+test("logs stream header and body parts; metrics are UNIMPLEMENTED when the connector has none", async () => {
+  const { dispatcher } = setup();
+  const parts = [];
+  for await (const part of dispatcher.getTaskLogs(create(GetTaskLogsRequestSchema, { taskCategory: category, resourceMeta: new JobMeta({ job_id: "j" }).encode() }), signal())) {
+    parts.push(part.part);
+  }
+  assert.deepEqual(
+    parts.map((p) => (p.case === "header" ? `header:${p.value.token}` : p.case === "body" ? `body:${p.value.lines.map((l) => l.message).join("|")}` : "?")),
+    ["header:page-2", "body:line 1|line 2", "body:line 3"],
+  );
+  await assert.rejects(
+    dispatcher.getTaskMetrics(create(GetTaskMetricsRequestSchema, { taskCategory: category, resourceMeta: new JobMeta({ job_id: "j" }).encode() }), signal()),
+    { code: "UNIMPLEMENTED", message: 'Connector "Scripted" does not implement getMetrics.' },
+  );
+});
+
+test("a sync connector runs in create; its result comes back from the first get, from any replica", async () => {
+  class Upper extends SyncConnector {
+    readonly name = "Upper";
+    readonly taskTypeName = "upper";
+    calls = 0;
+    async do({ inputs }: CreateRequest): Promise<Resource> {
+      this.calls++;
+      return { phase: Phase.SUCCEEDED, outputs: { name: String(inputs["name"]).toUpperCase() }, logLinks: [{ name: "trace", uri: "https://t/1" }] };
+    }
+  }
+  const upper = new Upper();
+  const first = new ConnectorDispatcher(new ConnectorRegistry().register(upper));
+  const request = await createRequest();
+  request.template!.type = "upper";
+  const { resourceMeta } = await first.createTask(request, signal());
+  // A second dispatcher stands for another replica: nothing is kept in memory.
+  const second = new ConnectorDispatcher(new ConnectorRegistry().register(new Upper()));
+  const response = await second.getTask(create(GetTaskRequestSchema, { taskCategory: { name: "upper", version: 0 }, resourceMeta }), signal());
+  assert.equal(upper.calls, 1);
+  assert.equal(response.resource?.phase, Phase.SUCCEEDED);
+  assert.equal(response.resource?.logLinks[0]?.uri, "https://t/1");
+  assert.deepEqual(await decodeOutputs(response.resource!.outputs!, variableMap({ name: types.string })), { name: "A" });
+  await second.deleteTask(create(DeleteTaskRequestSchema, { taskCategory: { name: "upper", version: 0 }, resourceMeta }), signal());
+});
+
+test("list and get connector metadata", () => {
+  const { dispatcher } = setup();
+  assert.deepEqual(
+    dispatcher.listConnectors().connectors.map((c) => [c.name, c.supportedTaskCategories.map((t) => `${t.name}@${t.version}`)]),
+    [["Scripted", ["scripted@0"]]],
+  );
+  assert.equal(dispatcher.getConnector(create(GetConnectorRequestSchema, { name: "Scripted" })).connector?.name, "Scripted");
+  assert.throws(() => dispatcher.getConnector(create(GetConnectorRequestSchema, { name: "x" })), { code: "NOT_FOUND" });
+});

@@ -1,0 +1,170 @@
+import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Connector } from "flyte-connectors";
+
+/** The package.json field naming a module of connectors: the npm analogue of Python's `flyte.connectors` entry points. */
+export const DISCOVERY_FIELD = "flyteConnectors";
+
+/** What loading one source produced. */
+export interface LoadedSource {
+  /** `--modules` value, or `<package name> (flyteConnectors)` for a discovered package. */
+  source: string;
+  connectors: Connector[];
+}
+
+export interface LoadFailure {
+  source: string;
+  error: string;
+}
+
+let tsxRegistered: Promise<void> | undefined;
+
+/** Lets plain `import()` load TypeScript (tsx's ESM hooks, registered once, process-wide). */
+function registerTsx(): Promise<void> {
+  tsxRegistered ??= import("tsx/esm/api").then(({ register }) => {
+    register();
+  });
+  return tsxRegistered;
+}
+
+function isConnector(value: unknown): value is Connector {
+  if (typeof value !== "object" || value === null) return false;
+  const candidate = value as { kind?: unknown; taskTypeName?: unknown; name?: unknown };
+  return (candidate.kind === "async" || candidate.kind === "sync") && typeof candidate.taskTypeName === "string" && typeof candidate.name === "string";
+}
+
+/**
+ * The connectors a module exports. Convention: the DEFAULT export is a connector instance or an array of
+ * connector instances. Anything else is an error.
+ */
+export function connectorsOf(module: Record<string, unknown>, source: string): Connector[] {
+  const exported = module.default;
+  if (exported === undefined) throw new Error(`${source} has no default export (expected a connector or an array of connectors)`);
+  const list = Array.isArray(exported) ? (exported as unknown[]) : [exported];
+  const bad = list.findIndex((item) => !isConnector(item));
+  if (bad >= 0) {
+    throw new Error(
+      `${source}: default export${Array.isArray(exported) ? `[${bad}]` : ""} is not a connector instance (an AsyncConnector or SyncConnector object; did you export the class instead of an instance?)`,
+    );
+  }
+  return list as Connector[];
+}
+
+/** Resolves a `--modules` value: a file path (relative to cwd) or a package specifier resolved from cwd. */
+function moduleUrl(spec: string, cwd: string): string {
+  const looksLikePath = spec.startsWith(".") || path.isAbsolute(spec) || /\.[cm]?[jt]sx?$/.test(spec) || existsSync(path.resolve(cwd, spec));
+  if (looksLikePath) return pathToFileURL(path.resolve(cwd, spec)).href;
+  const { createRequire } = globalThis.process.getBuiltinModule
+    ? { createRequire: (globalThis.process.getBuiltinModule("node:module") as typeof import("node:module")).createRequire }
+    : { createRequire: undefined };
+  void createRequire;
+  return spec;
+}
+
+async function importFrom(spec: string, cwd: string): Promise<Record<string, unknown>> {
+  await registerTsx();
+  const url = moduleUrl(spec, cwd);
+  if (url.startsWith("file:")) return (await import(url)) as Record<string, unknown>;
+  // A package name: resolve it from cwd (not from this file), ESM conditions first.
+  const resolved = import.meta.resolve ? resolveFromCwd(spec, cwd) : spec;
+  return (await import(resolved)) as Record<string, unknown>;
+}
+
+function resolveFromCwd(spec: string, cwd: string): string {
+  // Walk node_modules directories up from cwd; fall back to Node's resolution from this file.
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "node_modules", ...spec.split("/"));
+    if (existsSync(candidate)) return pathToFileURL(path.join(candidate, "package.json")).href.replace(/package\.json$/, "") === "" ? spec : packageEntry(candidate, spec);
+    if (path.dirname(dir) === dir) return spec;
+  }
+}
+
+function packageEntry(dir: string, spec: string): string {
+  // Let Node pick the entry (exports/main) by importing with a parent inside the package's node_modules folder.
+  return import.meta.resolve(spec, pathToFileURL(path.join(path.dirname(dir), "_")).href);
+}
+
+/** Loads `--modules` values in order; a module that fails is reported and skipped. */
+export async function loadModules(specs: readonly string[], cwd: string): Promise<{ loaded: LoadedSource[]; failed: LoadFailure[] }> {
+  const loaded: LoadedSource[] = [];
+  const failed: LoadFailure[] = [];
+  for (const spec of specs) {
+    try {
+      loaded.push({ source: spec, connectors: connectorsOf(await importFrom(spec, cwd), spec) });
+    } catch (error) {
+      failed.push({ source: spec, error: describe(error) });
+    }
+  }
+  return { loaded, failed };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message.split("\n")[0] ?? error.name : String(error);
+}
+
+/** `node_modules` folders from cwd upward (Node's lookup order). */
+function nodeModulesDirs(cwd: string): string[] {
+  const dirs: string[] = [];
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "node_modules");
+    if (existsSync(candidate)) dirs.push(candidate);
+    if (path.dirname(dir) === dir) return dirs;
+  }
+}
+
+async function packageDirs(nodeModules: string): Promise<string[]> {
+  const entries = await readdir(nodeModules, { withFileTypes: true }).catch(() => []);
+  const dirs: string[] = [];
+  await Promise.all(
+    entries.map(async (entry) => {
+      if (entry.name.startsWith(".")) return;
+      const full = path.join(nodeModules, entry.name);
+      if (entry.name.startsWith("@")) {
+        const scoped = await readdir(full).catch(() => [] as string[]);
+        for (const name of scoped) dirs.push(path.join(full, name));
+      } else {
+        dirs.push(full);
+      }
+    }),
+  );
+  return dirs.sort();
+}
+
+/**
+ * Finds installed packages whose package.json has a `"flyteConnectors": "<relative module path>"` field, in
+ * the node_modules folders from cwd upward (nearest copy of a package wins), and loads those modules.
+ */
+export async function discoverPackages(cwd: string): Promise<{ loaded: LoadedSource[]; failed: LoadFailure[] }> {
+  const loaded: LoadedSource[] = [];
+  const failed: LoadFailure[] = [];
+  const seen = new Set<string>();
+  for (const nodeModules of nodeModulesDirs(cwd)) {
+    const found = await Promise.all(
+      (await packageDirs(nodeModules)).map(async (dir) => {
+        try {
+          const manifest = JSON.parse(await readFile(path.join(dir, "package.json"), "utf8")) as { name?: unknown; [DISCOVERY_FIELD]?: unknown };
+          return typeof manifest[DISCOVERY_FIELD] === "string" && typeof manifest.name === "string"
+            ? { dir, name: manifest.name, entry: manifest[DISCOVERY_FIELD] }
+            : undefined;
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    for (const pkg of found) {
+      if (!pkg || seen.has(pkg.name)) continue;
+      seen.add(pkg.name);
+      const source = `${pkg.name} (${DISCOVERY_FIELD})`;
+      try {
+        await registerTsx();
+        const module = (await import(pathToFileURL(path.resolve(pkg.dir, pkg.entry)).href)) as Record<string, unknown>;
+        loaded.push({ source, connectors: connectorsOf(module, source) });
+      } catch (error) {
+        failed.push({ source, error: describe(error) });
+      }
+    }
+  }
+  return { loaded, failed };
+}
