@@ -63,6 +63,13 @@ async function createRequest() {
 const category = { name: "scripted", version: 0 };
 const signal = () => new AbortController().signal;
 
+/** Like AbortSignal.timeout, but its timer keeps the test process alive while a call hangs. */
+function deadline(ms: number): AbortSignal {
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new DOMException("deadline passed", "TimeoutError")), ms);
+  return controller.signal;
+}
+
 function setup() {
   const connector = new ScriptedConnector();
   const dispatcher = new ConnectorDispatcher(new ConnectorRegistry().register(connector));
@@ -146,7 +153,7 @@ test("the call ends when its deadline passes even if the connector ignores the s
   connector.script.get = () => new Promise(() => {});
   const started = Date.now();
   await assert.rejects(
-    dispatcher.getTask(create(GetTaskRequestSchema, { taskCategory: category, resourceMeta: new JobMeta({ job_id: "j" }).encode() }), AbortSignal.timeout(50)),
+    dispatcher.getTask(create(GetTaskRequestSchema, { taskCategory: category, resourceMeta: new JobMeta({ job_id: "j" }).encode() }), deadline(50)),
     { code: "DEADLINE_EXCEEDED" },
   );
   assert.ok(Date.now() - started < 1000);

@@ -29,3 +29,5 @@ export {
   type StatusName,
 } from "./errors.js";
 export * from "./types/index.js";
+export * from "./task/index.js";
+export * from "./executor/index.js";

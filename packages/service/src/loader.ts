@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -56,34 +57,17 @@ export function connectorsOf(module: Record<string, unknown>, source: string): C
 function moduleUrl(spec: string, cwd: string): string {
   const looksLikePath = spec.startsWith(".") || path.isAbsolute(spec) || /\.[cm]?[jt]sx?$/.test(spec) || existsSync(path.resolve(cwd, spec));
   if (looksLikePath) return pathToFileURL(path.resolve(cwd, spec)).href;
-  const { createRequire } = globalThis.process.getBuiltinModule
-    ? { createRequire: (globalThis.process.getBuiltinModule("node:module") as typeof import("node:module")).createRequire }
-    : { createRequire: undefined };
-  void createRequire;
-  return spec;
+  try {
+    // Resolve the package from cwd (where the user's node_modules are), not from this file.
+    return pathToFileURL(createRequire(path.join(cwd, "noop.js")).resolve(spec)).href;
+  } catch {
+    return spec; // ESM-only exports: let import() resolve it from here.
+  }
 }
 
 async function importFrom(spec: string, cwd: string): Promise<Record<string, unknown>> {
   await registerTsx();
-  const url = moduleUrl(spec, cwd);
-  if (url.startsWith("file:")) return (await import(url)) as Record<string, unknown>;
-  // A package name: resolve it from cwd (not from this file), ESM conditions first.
-  const resolved = import.meta.resolve ? resolveFromCwd(spec, cwd) : spec;
-  return (await import(resolved)) as Record<string, unknown>;
-}
-
-function resolveFromCwd(spec: string, cwd: string): string {
-  // Walk node_modules directories up from cwd; fall back to Node's resolution from this file.
-  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, "node_modules", ...spec.split("/"));
-    if (existsSync(candidate)) return pathToFileURL(path.join(candidate, "package.json")).href.replace(/package\.json$/, "") === "" ? spec : packageEntry(candidate, spec);
-    if (path.dirname(dir) === dir) return spec;
-  }
-}
-
-function packageEntry(dir: string, spec: string): string {
-  // Let Node pick the entry (exports/main) by importing with a parent inside the package's node_modules folder.
-  return import.meta.resolve(spec, pathToFileURL(path.join(path.dirname(dir), "_")).href);
+  return (await import(moduleUrl(spec, cwd))) as Record<string, unknown>;
 }
 
 /** Loads `--modules` values in order; a module that fails is reported and skipped. */

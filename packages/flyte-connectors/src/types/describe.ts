@@ -1,9 +1,12 @@
 /** Names for LiteralTypes and Literals: in error messages, and the Python transformer tags on union variants. */
+import { clone, create } from "@bufbuild/protobuf";
 import type { Literal } from "@flyte-connectors/flyteidl2/flyteidl2/core/literals_pb.js";
 import {
   BlobType_BlobDimensionality,
   type LiteralType,
+  LiteralTypeSchema,
   SimpleType,
+  TypeStructureSchema,
 } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
 
 /** Blob format the Python SDK gives cloudpickle files. */
@@ -128,4 +131,11 @@ export function transformerTag(t: LiteralType): string {
     default:
       return t.structure?.tag ?? "";
   }
+}
+
+/** A copy of `t` with `structure.tag` set to its Python transformer name, as Python tags union variants. */
+export function withTransformerTag(t: LiteralType): LiteralType {
+  const copy = clone(LiteralTypeSchema, t);
+  copy.structure = create(TypeStructureSchema, { tag: transformerTag(t) });
+  return copy;
 }

@@ -3,7 +3,7 @@
  * (untyped dicts, dataclasses, pydantic models).
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
-import { isPlainObject, normalizeInt } from "./values.js";
+import { INT64_MIN, isPlainObject, normalizeInt } from "./values.js";
 
 // int64/uint64 decode as bigint so values beyond 2^53 stay exact; normalizeInt turns the safe ones back into numbers.
 const decoder = new Decoder({ useBigInt64: true });
@@ -31,24 +31,28 @@ export function pack(value: unknown): Uint8Array {
   return encoder.encode(toPackable(value, ""));
 }
 
-const INT64_MIN = -(2n ** 63n);
 const UINT64_MAX = 2n ** 64n - 1n;
+/** In the range msgpack encodes without 64-bit forms: int32 for negatives, uint32 for the rest. */
+const fitsInt32 = (v: number | bigint) => v >= -0x8000_0000 && v <= 0xffff_ffff;
 
 /**
  * Checks and prepares a value for msgpack: Dates become ISO 8601 strings (as JSON.stringify and
- * Python's mashumaro write datetimes); safe bigints become numbers so they pack as compactly as
- * Python ints; undefined object properties are dropped. Class instances other than Date and
+ * Python's mashumaro write datetimes); integers get the smallest encoding, as Python's msgpack
+ * writes them; undefined object properties are dropped. Class instances other than Date and
  * Uint8Array are rejected, because Python would only see an opaque map or extension.
  */
 function toPackable(value: unknown, path: string): unknown {
   switch (typeof value) {
     case "string":
     case "boolean":
-    case "number":
       return value;
+    case "number":
+      // With useBigInt64 the encoder writes integers beyond 32 bits as floats; bigints get the 64-bit forms.
+      return Number.isSafeInteger(value) && !fitsInt32(value) ? BigInt(value) : value;
     case "bigint":
       if (value < INT64_MIN || value > UINT64_MAX) throw new PackError(path, `integer ${value} does not fit in 64 bits`);
-      return normalizeInt(value);
+      // Small bigints as numbers, so they pack as compactly as Python ints.
+      return fitsInt32(value) ? Number(value) : value;
     case "undefined":
       return null;
     case "object":

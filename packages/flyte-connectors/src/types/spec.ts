@@ -2,16 +2,15 @@
  * The type DSL: `types.int`, `types.list(types.string)`, … Each spec holds exactly the LiteralType the
  * Python SDK declares for the matching Python type, plus a phantom JavaScript type for `Infer`.
  */
-import { clone, create, equals, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, equals, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import { VariableMapSchema, type VariableMap } from "@flyte-connectors/flyteidl2/flyteidl2/core/interface_pb.js";
 import {
   BlobType_BlobDimensionality,
   type LiteralType,
   LiteralTypeSchema,
   SimpleType,
-  TypeStructureSchema,
 } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
-import { transformerTag, MSGPACK } from "./describe.js";
+import { MSGPACK, withTransformerTag } from "./describe.js";
 import type { DataFrame, Duration, FlyteDir, FlyteFile } from "./native.js";
 
 declare const phantom: unique symbol;
@@ -52,19 +51,12 @@ function blob(dimensionality: BlobType_BlobDimensionality, format: string): Lite
   return lt({ type: { case: "blob", value: { format, dimensionality } } });
 }
 
-/** A copy of `t` with `structure.tag` set to its Python transformer name, as Python tags union variants. */
-function tagged(t: LiteralType): LiteralType {
-  const copy = clone(LiteralTypeSchema, t);
-  copy.structure = create(TypeStructureSchema, { tag: transformerTag(t) });
-  return copy;
-}
-
 /** Union LiteralType: nested unions flattened and duplicates dropped, as `typing.Union` does. */
 function unionType(members: readonly LiteralType[]): LiteralType {
   const variants: LiteralType[] = [];
   for (const m of members) {
     const flat = m.type.case === "unionType" ? m.type.value.variants : [m];
-    for (const v of flat.map(tagged)) {
+    for (const v of flat.map(withTransformerTag)) {
       if (!variants.some((x) => equals(LiteralTypeSchema, x, v))) variants.push(v);
     }
   }

@@ -1,0 +1,7 @@
+export {
+  ConnectorTask,
+  type ConnectorTaskOptions,
+  type TypeSpecs,
+  type TaskInputs,
+  type TaskOutputs,
+} from "./connector-task.js";

@@ -1,0 +1,72 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
+import { testClient } from "./testing/client.js";
+
+const bin = fileURLToPath(new URL("../bin/flyte-connector.js", import.meta.url));
+const fixture = fileURLToPath(new URL("./testing/fixture-connectors.ts", import.meta.url));
+
+function runCli(args: string[]): { child: ChildProcess; stderr: () => string; port: Promise<number> } {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stdout!.resume();
+  const port = new Promise<number>((resolve, reject) => {
+    child.stderr!.on("data", (d) => {
+      stderr += String(d);
+      const m = /serving gRPC on [^\s]+:(\d+)/.exec(stderr);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+  });
+  return { child, stderr: () => stderr, port };
+}
+
+test("CLI: TypeScript module via --modules, SIGTERM drains in-flight calls, health NOT_SERVING, exit 0", async () => {
+  const cli = runCli(["serve", "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1", "--modules", fixture, "--no-discover", "--grace-period", "10"]);
+  const port = await cli.port;
+  assert.match(cli.stderr(), /Test Connector\s+test\s+0/);
+  assert.match(cli.stderr(), /Echo Connector\s+echo\s+0/);
+  const client = testClient(port);
+  try {
+    const watch = (client.health["watch"] as Function).call(client.health, { service: "" }) as grpc.ClientReadableStream<{ status: string }>;
+    const statuses: string[] = [];
+    watch.on("data", (d: { status: string }) => statuses.push(String(d.status)));
+    watch.on("error", () => {});
+    const slow = client.unary(AsyncConnectorService.method.getTask, {
+      taskCategory: { name: "test", version: 0 },
+      resourceMeta: new TextEncoder().encode(JSON.stringify({ id: "slow", ms: 1500 })),
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(statuses, ["SERVING"]);
+    const exited = once(cli.child, "exit");
+    cli.child.kill("SIGTERM");
+    const t0 = Date.now();
+    const got = await slow;
+    assert.equal(got.resource?.message, "done slow", "the call in flight completes");
+    assert.ok(statuses.includes("NOT_SERVING"), `health went NOT_SERVING while draining: ${statuses.join(",")}`);
+    const [code] = await exited;
+    assert.equal(code, 0);
+    assert.ok(Date.now() - t0 < 5000);
+  } finally {
+    client.close();
+    cli.child.kill("SIGKILL");
+  }
+});
+
+test("CLI: list prints the connector table; a broken module is reported and skipped", async () => {
+  const child = spawn(process.execPath, [bin, "list", "--no-discover", "--modules", fixture, "--modules", "./no/such/module.ts"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += String(d)));
+  child.stderr.on("data", (d) => (err += String(d)));
+  const [code] = await once(child, "exit");
+  assert.equal(code, 0, err);
+  assert.match(out, /NAME\s+TASK TYPE\s+VERSION\s+SOURCE/);
+  assert.match(out, /Test Connector\s+test\s+0/);
+  assert.match(out, /Sleep Connector\s+sleep\s+0/);
+  assert.match(err, /skipped \.\/no\/such\/module\.ts/);
+});

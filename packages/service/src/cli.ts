@@ -1,0 +1,119 @@
+import { Command, InvalidArgumentError, Option } from "commander";
+import { readTlsFiles, startConnectorService, type ConnectorServiceHandle } from "./service.js";
+import { connectorTable } from "./table.js";
+
+function integer(name: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}.`);
+    return n;
+  };
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+interface ServeFlags {
+  port: number;
+  host: string;
+  prometheusPort: number;
+  prometheus_port?: number;
+  worker: number;
+  timeout?: number;
+  modules: string[];
+  discover: boolean;
+  builtins: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  gracePeriod: number;
+  maxReceiveSize: number;
+  logLevel: string;
+}
+
+function addLoadOptions(command: Command): Command {
+  return command
+    .option("--modules <module>", "module to load connectors from: a .ts/.js file path or a package name (repeatable)", collect, [])
+    .option("--no-discover", 'do not load installed packages that declare "flyteConnectors" in their package.json')
+    .option("--no-builtins", "do not serve the built-in echo and sleep connectors");
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new InvalidArgumentError("--tls-cert and --tls-key go together.");
+  const handle: ConnectorServiceHandle = await startConnectorService({
+    port: flags.port,
+    host: flags.host,
+    prometheusPort: flags.prometheus_port ?? flags.prometheusPort,
+    worker: flags.worker,
+    modules: flags.modules,
+    discover: flags.discover,
+    builtins: flags.builtins,
+    gracePeriodMs: flags.gracePeriod * 1000,
+    maxReceiveMessageBytes: flags.maxReceiveSize,
+    logLevel: flags.logLevel,
+    ...(flags.tlsCert && flags.tlsKey ? { tls: readTlsFiles(flags.tlsCert, flags.tlsKey) } : {}),
+  });
+  process.stderr.write(
+    `flyte-connector: serving gRPC on ${flags.host}:${handle.port}${flags.tlsCert ? " (TLS)" : " (h2c)"}, metrics on :${handle.prometheusPort}\n${connectorTable(handle.connectors)}\n`,
+  );
+  for (const failure of handle.failures) process.stderr.write(`flyte-connector: skipped ${failure.source}: ${failure.error}\n`);
+
+  let stopping = false;
+  const stop = (reason: string) => {
+    if (stopping) {
+      // A second signal: stop now.
+      void handle.forceClose().then(() => exit(1));
+      return;
+    }
+    stopping = true;
+    handle.logger.info({ reason }, "shutting down");
+    void handle.close().then(
+      () => exit(0),
+      () => exit(1),
+    );
+  };
+  const exit = (code: number) => {
+    handle.logger.flush(() => process.exit(code));
+    setTimeout(() => process.exit(code), 1000).unref();
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  if (flags.timeout !== undefined) setTimeout(() => stop(`--timeout ${flags.timeout}s`), flags.timeout * 1000).unref();
+}
+
+async function list(flags: { modules: string[]; discover: boolean; builtins: boolean }): Promise<void> {
+  const handle = await startConnectorService({
+    port: 0,
+    host: "127.0.0.1",
+    prometheusPort: null,
+    logLevel: "silent",
+    modules: flags.modules,
+    discover: flags.discover,
+    builtins: flags.builtins,
+  });
+  process.stdout.write(connectorTable(handle.connectors) + "\n");
+  for (const failure of handle.failures) process.stderr.write(`flyte-connector: skipped ${failure.source}: ${failure.error}\n`);
+  await handle.forceClose();
+}
+
+/** Runs the CLI with `argv` (as process.argv). */
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = new Command("flyte-connector").description("Serve TypeScript Flyte 2 connectors over gRPC (flyteidl2).");
+  const serveCommand = program
+    .command("serve", { isDefault: true })
+    .description("run the connector gRPC service")
+    .option("--port <port>", "gRPC port", integer("--port", 0), 8000)
+    .option("--host <host>", "address to listen on (gRPC and metrics); use :: for IPv6/dual-stack", "0.0.0.0")
+    .option("--prometheus-port <port>", "Prometheus metrics port", integer("--prometheus-port", 0), 9090)
+    .addOption(new Option("--prometheus_port <port>", "alias of --prometheus-port").argParser(integer("--prometheus_port", 0)).hideHelp())
+    .option("--worker <n>", "most connector calls running at once; more wait (0: no limit)", integer("--worker", 0), 100)
+    .option("--timeout <seconds>", "stop (gracefully) after this many seconds", integer("--timeout", 1))
+    .option("--tls-cert <file>", "PEM certificate chain: serve TLS (with --tls-key)")
+    .option("--tls-key <file>", "PEM private key (with --tls-cert)")
+    .option("--grace-period <seconds>", "on SIGTERM/SIGINT, how long calls in flight may take to finish", integer("--grace-period", 0), 30)
+    .option("--max-receive-size <bytes>", "largest request message accepted", integer("--max-receive-size", 1024), 64 * 1024 * 1024)
+    .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"));
+  addLoadOptions(serveCommand).action((flags: ServeFlags) => serve(flags));
+  addLoadOptions(program.command("list").description("print the connectors that `serve` would serve, then exit")).action(
+    (flags: { modules: string[]; discover: boolean; builtins: boolean }) => list(flags),
+  );
+  await program.parseAsync(argv as string[]);
+}

@@ -1,0 +1,233 @@
+import { readFileSync } from "node:fs";
+import type http from "node:http";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { HealthImplementation, type ServingStatus } from "grpc-health-check";
+import { pino, type Logger } from "pino";
+import { ConnectorDispatcher, ConnectorRegistry, type Connector, type DispatcherOptions } from "flyte-connectors";
+import { AsyncConnectorService, ConnectorMetadataService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
+import { serviceDefinition } from "./grpc-definitions.js";
+import { asyncConnectorHandlers, metadataHandlers, type CallState, type Dispatcher, type HandlerContext } from "./handlers.js";
+import { Limiter } from "./limiter.js";
+import { discoverPackages, loadModules, type LoadFailure } from "./loader.js";
+import { ServiceMetrics, startMetricsServer } from "./metrics.js";
+
+/** Options of {@link startConnectorService}. Every field is optional. */
+export interface ConnectorServiceOptions {
+  /** gRPC port; 0 picks a free one (read it from the handle). Default: 8000. */
+  port?: number;
+  /** Address the gRPC and metrics servers listen on. Default: "0.0.0.0" (all IPv4 interfaces). */
+  host?: string;
+  /** Prometheus metrics port (`GET /metrics`); 0 picks a free one; `null` serves no metrics endpoint. Default: 9090. */
+  prometheusPort?: number | null;
+  /** PEM certificate chain and private key (contents, not paths): serve TLS instead of cleartext h2c. Default: cleartext. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Largest request message accepted, in bytes. Default: 64 MiB. */
+  maxReceiveMessageBytes?: number;
+  /**
+   * Most connector calls (CreateTask, GetTask, DeleteTask, GetTaskMetrics, GetTaskLogs) running at once; more
+   * wait in FIFO order until a slot frees, their deadline passes or the caller cancels. 0: no limit. Default: 100.
+   */
+  worker?: number;
+  /** On close: how long in-flight calls may take to finish before they are cancelled, in ms. Default: 30000. */
+  gracePeriodMs?: number;
+  /** pino log level ("fatal" … "trace", or "silent"). Default: "info". Ignored when `logger` is given. */
+  logLevel?: string;
+  /** Logger to use. Default: a pino JSON logger on stdout at `logLevel`. */
+  logger?: Logger;
+  /** Registry to serve; connectors loaded by the service are added to it. Default: a new empty registry. */
+  registry?: ConnectorRegistry;
+  /** Serve the built-in connectors (echo, sleep) of `flyte-connectors/builtin`. Default: true. */
+  builtins?: boolean;
+  /** Modules to load connectors from: file paths (TypeScript or JavaScript, relative to `cwd`) or package names. Default: []. */
+  modules?: readonly string[];
+  /** Load installed packages whose package.json has a `"flyteConnectors"` field. Default: true. */
+  discover?: boolean;
+  /** Directory module paths and package discovery start from. Default: process.cwd(). */
+  cwd?: string;
+  /** Options of the core dispatcher (literal storage, …). Default: {}. */
+  dispatcherOptions?: DispatcherOptions;
+}
+
+/** One row of the connector table. */
+export interface ServedConnector {
+  name: string;
+  taskType: string;
+  version: number;
+  source: string;
+}
+
+/** A running connector service. */
+export interface ConnectorServiceHandle {
+  /** The gRPC port (useful with `port: 0`). */
+  readonly port: number;
+  /** The metrics port, or undefined without a metrics endpoint. */
+  readonly prometheusPort: number | undefined;
+  /** The connectors served, in registration order. */
+  readonly connectors: readonly ServedConnector[];
+  /** Modules or packages that failed to load (they were skipped). */
+  readonly failures: readonly LoadFailure[];
+  /** The logger the service writes to. */
+  readonly logger: Logger;
+  /**
+   * Graceful stop: health NOT_SERVING, no new connections or calls (GOAWAY), in-flight calls get up to the grace
+   * period to finish, then whatever is left is cancelled. Resolves when everything is closed. Idempotent.
+   */
+  close(options?: { gracePeriodMs?: number }): Promise<void>;
+  /** Immediate stop: cancels in-flight calls. */
+  forceClose(): Promise<void>;
+}
+
+/** Services whose health is reported; "" is the whole server (what a Kubernetes grpc probe checks). */
+const HEALTH_SERVICES = ["", AsyncConnectorService.typeName, ConnectorMetadataService.typeName];
+
+/** Internal hook for tests: serve a given dispatcher instead of one built from the registry. */
+interface InternalOptions extends ConnectorServiceOptions {
+  dispatcher?: Dispatcher;
+}
+
+/**
+ * Starts the connector service: binds gRPC (health NOT_SERVING), starts the metrics endpoint, loads the
+ * connectors (built-ins, `modules`, discovered packages), then reports SERVING.
+ */
+export async function startConnectorService(options: ConnectorServiceOptions = {}): Promise<ConnectorServiceHandle> {
+  const opts = options as InternalOptions;
+  const host = opts.host ?? "0.0.0.0";
+  const logger =
+    opts.logger ??
+    pino(
+      { level: opts.logLevel ?? "info", base: { svc: "flyte-connector" }, timestamp: pino.stdTimeFunctions.isoTime },
+      pino.destination({ dest: 1, sync: false }),
+    );
+  const registry = opts.registry ?? new ConnectorRegistry();
+  const dispatcher = opts.dispatcher ?? new ConnectorDispatcher(registry, opts.dispatcherOptions ?? {});
+  const metrics = new ServiceMetrics();
+  const state: CallState = { ready: false, inFlight: 0, onIdle: undefined };
+  const ctx: HandlerContext = { dispatcher, metrics, logger, limiter: new Limiter(opts.worker ?? 100), state };
+
+  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, "NOT_SERVING" as ServingStatus])));
+  const setHealth = (status: ServingStatus) => {
+    for (const service of HEALTH_SERVICES) health.setStatus(service, status);
+  };
+
+  const maxReceive = opts.maxReceiveMessageBytes ?? 64 * 1024 * 1024;
+  const server = new Server({
+    "grpc.max_receive_message_length": maxReceive,
+    "grpc.max_send_message_length": -1,
+    // Answer pings; never close a connection for pinging (grpc-go sends keepalive pings every 30 s during calls).
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  server.addService(serviceDefinition(AsyncConnectorService), asyncConnectorHandlers(ctx));
+  server.addService(serviceDefinition(ConnectorMetadataService), metadataHandlers(ctx));
+  health.addToServer(server);
+
+  const credentials = opts.tls ? ServerCredentials.createSsl(null, [{ cert_chain: toBuffer(opts.tls.cert), private_key: toBuffer(opts.tls.key) }], false) : ServerCredentials.createInsecure();
+  const address = `${host.includes(":") ? `[${host}]` : host}:${opts.port ?? 8000}`;
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
+
+  let metricsServer: (http.Server & { port: number }) | undefined;
+  try {
+    if (opts.prometheusPort !== null) metricsServer = await startMetricsServer(metrics, opts.prometheusPort ?? 9090, host);
+  } catch (error) {
+    server.forceShutdown();
+    throw error;
+  }
+
+  // Connectors: built-ins, then --modules, then discovered packages. Failures are reported and skipped.
+  const served: ServedConnector[] = [];
+  const failures: LoadFailure[] = [];
+  const add = (connectors: readonly Connector[], source: string) => {
+    for (const connector of connectors) {
+      try {
+        registry.register(connector);
+        served.push({ name: connector.name, taskType: connector.taskTypeName, version: connector.taskTypeVersion ?? 0, source });
+      } catch (error) {
+        failures.push({ source, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+  };
+  if (!opts.dispatcher) {
+    for (const connector of registry.list()) served.push({ name: connector.name, taskType: connector.taskTypeName, version: connector.taskTypeVersion ?? 0, source: "registry" });
+    if (opts.builtins ?? true) {
+      try {
+        const { builtinConnectors } = (await import("flyte-connectors/builtin")) as { builtinConnectors: readonly Connector[] };
+        add(builtinConnectors, "flyte-connectors/builtin");
+      } catch (error) {
+        failures.push({ source: "flyte-connectors/builtin", error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    const cwd = opts.cwd ?? process.cwd();
+    const results = [await loadModules(opts.modules ?? [], cwd), ...(opts.discover ?? true ? [await discoverPackages(cwd)] : [])];
+    for (const result of results) {
+      for (const source of result.loaded) add(source.connectors, source.source);
+      failures.push(...result.failed);
+    }
+  }
+  for (const failure of failures) logger.error({ source: failure.source, error: failure.error }, "connector module skipped");
+  logger.info({ port, prometheusPort: metricsServer?.port, tls: Boolean(opts.tls), connectors: served.map((c) => `${c.taskType}@${c.version}`) }, "serving");
+
+  state.ready = true;
+  setHealth("SERVING");
+
+  let closing: Promise<void> | undefined;
+  const shutdownMetrics = () =>
+    new Promise<void>((resolve) => {
+      if (!metricsServer) return resolve();
+      metricsServer.close(() => resolve());
+      metricsServer.closeAllConnections();
+    });
+  const force = async () => {
+    state.ready = false;
+    setHealth("NOT_SERVING");
+    server.forceShutdown();
+    await shutdownMetrics();
+  };
+  const close = (closeOptions: { gracePeriodMs?: number } = {}) => {
+    closing ??= (async () => {
+      const grace = closeOptions.gracePeriodMs ?? opts.gracePeriodMs ?? 30_000;
+      setHealth("NOT_SERVING");
+      logger.info({ inFlight: state.inFlight, graceMs: grace }, "draining");
+      // Stop listening and send GOAWAY: new calls go elsewhere, calls in flight continue.
+      const sessionsClosed = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      if (state.inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            logger.warn({ inFlight: state.inFlight }, "grace period over: cancelling calls in flight");
+            resolve();
+          }, grace);
+          state.onIdle = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      // Let the last answers flush: sessions close once their streams end, but open health Watch streams keep
+      // theirs open, so wait at most a moment. Then Watch streams (and calls past the grace period) are cut.
+      await Promise.race([sessionsClosed, new Promise((resolve) => setTimeout(resolve, 500).unref())]);
+      server.forceShutdown();
+      await shutdownMetrics();
+      logger.info("stopped");
+    })();
+    return closing;
+  };
+
+  return {
+    port,
+    prometheusPort: metricsServer?.port,
+    connectors: served,
+    failures,
+    logger,
+    close,
+    forceClose: force,
+  };
+}
+
+function toBuffer(value: string | Buffer): Buffer {
+  return typeof value === "string" ? Buffer.from(value) : value;
+}
+
+/** Reads PEM files for {@link ConnectorServiceOptions.tls}. */
+export function readTlsFiles(certPath: string, keyPath: string): { cert: Buffer; key: Buffer } {
+  return { cert: readFileSync(certPath), key: readFileSync(keyPath) };
+}
