@@ -137,6 +137,32 @@ describe("union variant choice when decoding", () => {
   });
 });
 
+describe("more decoding shapes", () => {
+  it("a union literal where a plain type is declared decodes its value", async () => {
+    const u = await encodeLiteral(4, types.optional(types.int).literalType);
+    assert.equal(await decodeLiteral(u, types.int.literalType), 4);
+  });
+
+  it("variants sharing a tag are told apart by their type", async () => {
+    const t = types.union(types.list(types.int), types.list(types.string)).literalType;
+    const lit = await encodeLiteral(["1"], t);
+    assert.deepEqual(await decodeLiteral(lit, t), ["1"]);
+  });
+
+  it("DataFrame columns come from the literal, else from the declared type", async () => {
+    const spec = types.dataframe("parquet", { id: types.int });
+    const lit = await encodeLiteral(new DataFrame("s3://b/df"), spec.literalType);
+    const df = (await decodeLiteral(lit, types.dataframe().literalType)) as DataFrame;
+    assert.equal(df.format, "parquet");
+    assert.deepEqual(df.columns?.map((c) => c.name), ["id"]);
+    assert.deepEqual(((await decodeLiteral(lit, undefined)) as DataFrame).columns?.map((c) => c.name), ["id"]);
+  });
+
+  it("undefined properties of a map are absent, as in JSON", async () => {
+    assert.deepEqual(await roundTrip(types.map(types.int), { a: 1, b: undefined as unknown as number }), { a: 1 });
+  });
+});
+
 describe("inferring types from values (no declared type)", () => {
   const kind = async (v: unknown) => {
     const lit = await encodeLiteral(v, undefined);

@@ -24,8 +24,8 @@ function normalize(value: unknown): unknown {
 }
 
 /**
- * Encodes a JSON-like tree. Throws a message (the caller names the variable) for values Python
- * could not read back: see {@link toPackable}.
+ * Encodes a JSON-like tree. Throws {@link PackError} (the caller names the variable) for values
+ * Python could not read back: see {@link toPackable}.
  */
 export function pack(value: unknown): Uint8Array {
   return encoder.encode(toPackable(value, ""));
