@@ -6,12 +6,7 @@ import type { TaskTemplate } from "@flyte-connectors/flyteidl2/flyteidl2/core/ta
 import type { LogLineSchema } from "@flyte-connectors/flyteidl2/flyteidl2/logs/dataplane/payload_pb.js";
 import type { Phase } from "./phase.js";
 import type { ResourceMeta, ResourceMetaType } from "./resource-meta.js";
-import type { LiteralType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
-import type { VariableMap } from "@flyte-connectors/flyteidl2/flyteidl2/core/interface_pb.js";
-import type { TypeSpec } from "./types/index.js";
-
-/** Declared output types: type specs (`types.int`, …), flyteidl2 LiteralTypes, or a whole VariableMap. */
-export type OutputTypes = Readonly<Record<string, TypeSpec<unknown> | LiteralType>> | VariableMap;
+import type { DeclaredTypes } from "./types/index.js";
 
 /** A flyteidl2 `core.TaskLog` as a plain object, e.g. `{ name: "Console", uri: "https://…" }`. */
 export type TaskLogInit = MessageInitShape<typeof TaskLogSchema>;
@@ -98,7 +93,7 @@ interface ConnectorBase {
   /** The task type version (`TaskTemplate.task_type_version`) this connector serves. */
   readonly taskTypeVersion: number;
   /** Output types, when the connector knows them; otherwise outputs are inferred from values. */
-  readonly outputTypes?: OutputTypes | undefined;
+  readonly outputTypes?: DeclaredTypes | undefined;
 }
 
 /**
@@ -123,7 +118,7 @@ export abstract class AsyncConnector<M extends ResourceMeta = ResourceMeta> impl
   readonly taskTypeVersion: number = 0;
   /** The class of this connector's resource meta; the service decodes stored bytes with it. */
   abstract readonly metadataType: ResourceMetaType<M>;
-  readonly outputTypes?: OutputTypes | undefined;
+  readonly outputTypes?: DeclaredTypes | undefined;
 
   /** Starts the external job. Creating twice for one attempt (a retried call) must not start two jobs. */
   abstract create(request: CreateRequest): Promise<M>;
@@ -150,7 +145,7 @@ export abstract class SyncConnector implements ConnectorBase {
   abstract readonly taskTypeName: string;
   /** Defaults to 0. */
   readonly taskTypeVersion: number = 0;
-  readonly outputTypes?: OutputTypes | undefined;
+  readonly outputTypes?: DeclaredTypes | undefined;
 
   /** Runs the request and returns its final state, usually `{ phase: Phase.SUCCEEDED, outputs }`. */
   abstract do(request: CreateRequest): Promise<Resource>;

@@ -12,7 +12,6 @@ export {
   type MetricsResult,
   type LogsRequest,
   type LogsPage,
-  type OutputTypes,
 } from "./connector.js";
 export { ResourceMeta, type ResourceMetaType, type DefinedResourceMeta, type FieldSpec, type FieldSpecs, type FieldValues } from "./resource-meta.js";
 export { ConnectorRegistry, type RegisterOptions, type ConnectorMetadata, type TaskCategory } from "./registry.js";
