@@ -74,6 +74,12 @@ async function serve(flags: ServeFlags): Promise<void> {
     handle.logger.flush(() => process.exit(code));
     setTimeout(() => process.exit(code), 1000).unref();
   };
+  // Connector code must not take the service down with a stray promise; a thrown exception does (exit 1).
+  process.on("unhandledRejection", (reason) => handle.logger.error({ err: reason }, "unhandled promise rejection (connector bug?)"));
+  process.on("uncaughtException", (error) => {
+    handle.logger.fatal({ err: error }, "uncaught exception");
+    void handle.forceClose().finally(() => exit(1));
+  });
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
   if (flags.timeout !== undefined) setTimeout(() => stop(`--timeout ${flags.timeout}s`), flags.timeout * 1000).unref();

@@ -68,9 +68,13 @@ function categoryName(category: TaskCategory | undefined): string {
   return category?.name ?? "";
 }
 
-/** A deadline that passed names its reason "TimeoutError" (as AbortSignal.timeout does): the core maps it to DEADLINE_EXCEEDED. */
-function abortOnCancel(call: { getDeadline(): unknown; once(event: "cancelled", fn: () => void): unknown }, controller: AbortController): void {
-  call.once("cancelled", () => {
+/**
+ * Aborts `controller` when the call is cancelled (client cancel, or grpc-js's deadline timer). A deadline that
+ * passed names its reason "TimeoutError" (as AbortSignal.timeout does): the core maps it to DEADLINE_EXCEEDED.
+ * grpc-js also emits "cancelled" when a finished call's stream closes: call the returned function when done.
+ */
+function abortOnCancel(call: CancellableCall, controller: AbortController): () => void {
+  const onCancel = () => {
     const deadline = call.getDeadline();
     const ms = deadline instanceof Date ? deadline.getTime() : typeof deadline === "number" ? deadline : Infinity;
     controller.abort(
@@ -78,7 +82,15 @@ function abortOnCancel(call: { getDeadline(): unknown; once(event: "cancelled", 
         ? new DOMException("The call's deadline passed.", "TimeoutError")
         : new DOMException("The client cancelled the call.", "AbortError"),
     );
-  });
+  };
+  call.once("cancelled", onCancel);
+  return () => call.removeListener("cancelled", onCancel);
+}
+
+interface CancellableCall {
+  getDeadline(): unknown;
+  once(event: "cancelled", fn: () => void): unknown;
+  removeListener(event: "cancelled", fn: () => void): unknown;
 }
 
 /** The dispatcher's ConnectorError → status; anything else is a bug: INTERNAL with a generic message (cause logged). */
@@ -104,14 +116,28 @@ function end(ctx: HandlerContext): void {
   if (--ctx.state.inFlight === 0) ctx.state.onIdle?.();
 }
 
+/** Label objects, reused across calls (task types are few). */
+const labelCache = new Map<string, { task_type: string; operation: OperationLabel }>();
+
+function labelsOf(op: OperationLabel, taskType: string): { task_type: string; operation: OperationLabel } {
+  const key = `${op}\u0000${taskType}`;
+  let labels = labelCache.get(key);
+  if (!labels) {
+    labels = { task_type: taskType, operation: op };
+    if (labelCache.size < 10_000) labelCache.set(key, labels);
+  }
+  return labels;
+}
+
 function record(ctx: HandlerContext, op: OperationLabel, taskType: string, reqId: string, started: number, error: GrpcError | undefined): void {
   const seconds = (performance.now() - started) / 1000;
-  ctx.metrics.latency.observe({ task_type: taskType, operation: op }, seconds);
+  const labels = labelsOf(op, taskType);
+  ctx.metrics.latency.observe(labels, seconds);
   if (error) {
     ctx.metrics.failure.inc({ task_type: taskType, operation: op, error_code: httpCode(error.code) });
     ctx.logger.warn({ reqId, op, taskType, ms: Math.round(seconds * 1e4) / 10, code: Status[error.code], msg: error.details }, "request failed");
   } else {
-    ctx.metrics.success.inc({ task_type: taskType, operation: op });
+    ctx.metrics.success.inc(labels);
     ctx.logger.info({ reqId, op, taskType, ms: Math.round(seconds * 1e4) / 10 }, "request");
   }
 }
@@ -137,7 +163,7 @@ function unary<Req, Res>(
     }
     begin(ctx);
     const controller = new AbortController();
-    abortOnCancel(call, controller);
+    const detach = abortOnCancel(call, controller);
     const execute = async (): Promise<Res> => {
       if (!limited) return await run(request, controller.signal);
       const wait = ctx.limiter.acquire(controller.signal);
@@ -150,11 +176,13 @@ function unary<Req, Res>(
     };
     execute().then(
       (response) => {
+        detach();
         record(ctx, op, taskType, reqId, started, undefined);
         callback(null, response);
         end(ctx);
       },
       (error: unknown) => {
+        detach();
         const grpcError =
           controller.signal.aborted && !(error instanceof ConnectorError)
             ? abortedError(controller.signal)
@@ -193,7 +221,7 @@ function getTaskLogs(ctx: HandlerContext): handleServerStreamingCall<GetTaskLogs
     }
     begin(ctx);
     const controller = new AbortController();
-    abortOnCancel(call, controller);
+    const detach = abortOnCancel(call, controller);
     const stream = async () => {
       const wait = ctx.limiter.acquire(controller.signal);
       if (wait) await wait;
@@ -208,11 +236,13 @@ function getTaskLogs(ctx: HandlerContext): handleServerStreamingCall<GetTaskLogs
     };
     stream().then(
       () => {
+        detach();
         record(ctx, "logs", taskType, reqId, started, undefined);
         call.end();
         end(ctx);
       },
       (error: unknown) => {
+        detach();
         const grpcError =
           controller.signal.aborted && !(error instanceof ConnectorError)
             ? abortedError(controller.signal)

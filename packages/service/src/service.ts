@@ -95,7 +95,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   const logger =
     opts.logger ??
     pino(
-      { level: opts.logLevel ?? "info", base: { svc: "flyte-connector" }, timestamp: pino.stdTimeFunctions.isoTime },
+      { level: opts.logLevel ?? "info", base: { svc: "flyte-connector" } },
       pino.destination({ dest: 1, sync: false }),
     );
   const registry = opts.registry ?? new ConnectorRegistry();
@@ -115,6 +115,8 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
     "grpc.max_send_message_length": -1,
     // Answer pings; never close a connection for pinging (grpc-go sends keepalive pings every 30 s during calls).
     "grpc.keepalive_permit_without_calls": 1,
+    // channelz bookkeeping costs per call and nothing here reads it.
+    "grpc.enable_channelz": 0,
   });
   server.addService(serviceDefinition(AsyncConnectorService), asyncConnectorHandlers(ctx));
   server.addService(serviceDefinition(ConnectorMetadataService), metadataHandlers(ctx));

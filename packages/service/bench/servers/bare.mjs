@@ -15,5 +15,5 @@ server.on("stream", (stream) => {
   });
 });
 server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => {
-  process.stdout.write(JSON.stringify({ port: server.address().port }) + "\n");
+  process.send({ port: server.address().port });
 });

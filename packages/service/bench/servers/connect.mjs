@@ -14,5 +14,5 @@ const handler = connectNodeAdapter({
 });
 const server = http2.createServer(handler);
 server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => {
-  process.stdout.write(JSON.stringify({ port: server.address().port }) + "\n");
+  process.send({ port: server.address().port });
 });

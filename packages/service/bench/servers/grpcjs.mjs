@@ -24,5 +24,5 @@ server.addService(def, {
 });
 server.bindAsync(`127.0.0.1:${process.env.PORT ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
   if (err) throw err;
-  process.stdout.write(JSON.stringify({ port }) + "\n");
+  process.send({ port });
 });
