@@ -29,3 +29,35 @@ async function runBlock(name: string): Promise<string> {
 test("the README's connector from scratch runs with plain Node and prints its outputs", async () => {
   assert.equal((await runBlock("quickstart.mjs")).trim(), "{ words: 6 }");
 });
+
+test("TypeScript users get declarations: a strict consumer of flyte-connectors type-checks", async () => {
+  const file = join(dir, "consumer.ts");
+  writeFileSync(
+    file,
+    `import { AsyncConnector, ConnectorTask, Phase, ResourceMeta, types, type CreateRequest, type Resource, type ResourceRequest } from "flyte-connectors";
+class JobMeta extends ResourceMeta.define({ job_id: "string", attempts: "integer?" }) {}
+export class MyConnector extends AsyncConnector<JobMeta> {
+  readonly name = "Mine";
+  readonly taskTypeName = "mine";
+  readonly metadataType = JobMeta;
+  async create({ inputs, signal }: CreateRequest): Promise<JobMeta> {
+    signal.throwIfAborted();
+    return new JobMeta({ job_id: String(inputs["n"]) });
+  }
+  async get({ resourceMeta }: ResourceRequest<JobMeta>): Promise<Resource> {
+    const id: string = resourceMeta.job_id;
+    return { phase: Phase.SUCCEEDED, message: id };
+  }
+  async delete(): Promise<void> {}
+}
+const task = new ConnectorTask({ name: "t", taskType: "mine", inputs: { n: types.int }, outputs: { out: types.list(types.string) } });
+export const check: (o: { out: string[] }) => void = () => {};
+export type Outputs = Parameters<typeof check>[0] extends import("flyte-connectors").InferShape<typeof task.outputs> ? true : never;
+`,
+  );
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  const args = [tsc, "--noEmit", "--strict", "--noUncheckedIndexedAccess", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--skipLibCheck", "false", "--types", "node", file];
+  await promisify(execFile)(process.execPath, args, { cwd: dir, timeout: 60_000 }).catch((error: { stdout?: string }) => {
+    assert.fail(`tsc failed:\n${error.stdout}`);
+  });
+});
