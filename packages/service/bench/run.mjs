@@ -1,15 +1,24 @@
 // `npm run bench`: the connector service vs a bare node:http2 server answering the same call with a fixed response.
-// Load comes from a separate process (loadgen.mjs: raw node:http2 client session, pre-encoded gRPC frames).
-// Usage: node packages/service/bench/run.mjs [--seconds 4] [--levels 1,16,64,256] [--libs]
-//   --libs  also compares @grpc/grpc-js and @connectrpc/connect-node servers with trivial handlers (the library choice).
-import { spawn } from "node:child_process";
+// Load comes from a separate process: h2load (nghttp2's C load generator) when it is on PATH, else bench/loadgen.mjs
+// (a Node node:http2 client, which needs a core of its own and so flatters the ratio to bare).
+// Usage: node packages/service/bench/run.mjs [--seconds 4] [--levels 1,16,64,256] [--libs] [--loadgen h2load|node]
+//   --libs  also compares servers with trivial handlers: bare, @grpc/grpc-js, @connectrpc/connect-node, the
+//           service's own transport with a trivial handler, and the service with the trivial connector.
+import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { CreateTaskRequestSchema, GetTaskRequestSchema } from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  CreateTaskRequestSchema,
+  CreateTaskResponseSchema,
+  GetTaskRequestSchema,
+  GetTaskResponseSchema,
+} from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const arg = (name, fallback) => {
@@ -19,25 +28,51 @@ const arg = (name, fallback) => {
 const seconds = Number(arg("seconds", 4));
 const levels = arg("levels", "1,16,64,256").split(",").map(Number);
 const withLibs = process.argv.includes("--libs");
+const onPath = (cmd) => {
+  try {
+    execFileSync(cmd, ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+};
+const loadgen = arg("loadgen", onPath("h2load") ? "h2load" : "node");
+const tmp = mkdtempSync(path.join(os.tmpdir(), "fc-bench-"));
+process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
 
-const b64 = (schema, init) => Buffer.from(toBinary(schema, create(schema, init))).toString("base64");
+const getTask = (name, meta) => ({
+  path: "/flyteidl2.connector.AsyncConnectorService/GetTask",
+  message: toBinary(
+    GetTaskRequestSchema,
+    create(GetTaskRequestSchema, {
+      taskCategory: { name, version: 0 },
+      resourceMeta: new TextEncoder().encode(JSON.stringify(meta)),
+      outputPrefix: "s3://bucket/shard/run/action/1",
+    }),
+  ),
+  response: GetTaskResponseSchema,
+});
 const calls = {
-  GetTask: {
-    path: "/flyteidl2.connector.AsyncConnectorService/GetTask",
-    body: b64(GetTaskRequestSchema, {
-      taskCategory: { name: "echo", version: 0 },
-      resourceMeta: new TextEncoder().encode(JSON.stringify({ inputs: "" })),
-      outputPrefix: "s3://bucket/shard/run/action/1",
-    }),
-  },
-  CreateTask: {
+  "GetTask trivial": getTask("trivial", { id: "job-1" }),
+  "GetTask echo": getTask("echo", { inputs: "" }),
+  "CreateTask echo": {
     path: "/flyteidl2.connector.AsyncConnectorService/CreateTask",
-    body: b64(CreateTaskRequestSchema, {
-      template: { type: "echo", id: { name: "bench" } },
-      outputPrefix: "s3://bucket/shard/run/action/1",
-      taskExecutionMetadata: { namespace: "bench", labels: { a: "b" } },
-    }),
+    message: toBinary(
+      CreateTaskRequestSchema,
+      create(CreateTaskRequestSchema, {
+        template: { type: "echo", id: { name: "bench" } },
+        outputPrefix: "s3://bucket/shard/run/action/1",
+        taskExecutionMetadata: { namespace: "bench", labels: { a: "b" } },
+      }),
+    ),
+    response: CreateTaskResponseSchema,
   },
+};
+const frameOf = (message) => {
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(message.length, 1);
+  Buffer.from(message).copy(frame, 5);
+  return frame;
 };
 
 const rssMb = (pid) => {
@@ -45,15 +80,84 @@ const rssMb = (pid) => {
   return m ? Number(m[1]) / 1024 : NaN;
 };
 
-async function startServer(file) {
-  const child = spawn(process.execPath, [here(file)], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+async function startServer(file, env = {}) {
+  const child = spawn(process.execPath, [here(file)], { stdio: ["ignore", "ignore", "inherit", "ipc"], env: { ...process.env, ...env } });
   const [msg] = await once(child, "message");
   await new Promise((r) => setTimeout(r, 300));
-  return { child, port: msg.port, restRss: rssMb(child.pid) };
+  return { child, port: msg.port, prometheusPort: msg.prometheusPort, restRss: rssMb(child.pid) };
 }
 
-async function load(port, call, conc) {
-  const child = spawn(process.execPath, [here("./loadgen.mjs"), `http://127.0.0.1:${port}`, call.path, call.body, String(conc), String(seconds)], {
+async function stopServer(server) {
+  server.child.kill();
+  await once(server.child, "exit");
+}
+
+/** One call with a Node client: the answer must be grpc-status 0 with a decodable response (h2load only sees HTTP 200). */
+function check(port, call) {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on("error", reject);
+    const req = session.request({ ":method": "POST", ":path": call.path, "content-type": "application/grpc", te: "trailers" });
+    const chunks = [];
+    let status;
+    let message;
+    req.on("response", (h) => (status = h["grpc-status"] ?? status));
+    req.on("trailers", (t) => ((status = t["grpc-status"]), (message = t["grpc-message"])));
+    req.on("data", (d) => chunks.push(d));
+    req.on("error", reject);
+    req.on("close", () => {
+      session.close();
+      const body = Buffer.concat(chunks);
+      if (status !== "0") return reject(new Error(`${call.path} answered grpc-status ${status}: ${message}`));
+      try {
+        fromBinary(call.response, body.subarray(5));
+      } catch (error) {
+        return reject(new Error(`${call.path}: undecodable response: ${error}`));
+      }
+      resolve();
+    });
+    req.end(frameOf(call.message));
+  });
+}
+
+/** Failed calls counted by the service's own metrics (sum of flyte_connector_requests_failure_total). */
+async function serviceFailures(server) {
+  if (!server.prometheusPort) return undefined;
+  const text = await (await fetch(`http://127.0.0.1:${server.prometheusPort}/metrics`)).text();
+  let failures = 0;
+  for (const m of text.matchAll(/^flyte_connector_requests_failure_total\{[^}]*\} (\d+)/gm)) failures += Number(m[1]);
+  return failures;
+}
+
+const quantile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN);
+
+async function loadH2load(port, call, conc) {
+  const data = path.join(tmp, "request.bin");
+  const log = path.join(tmp, "h2load.log");
+  writeFileSync(data, frameOf(call.message));
+  rmSync(log, { force: true });
+  const args = ["-D", String(seconds), "--warm-up-time", "1", "-c", "1", "-m", String(conc), "-t", "1", "-d", data];
+  args.push("-H", "content-type: application/grpc", "-H", "te: trailers", "-H", "grpc-timeout: 10S", "--log-file", log);
+  const child = spawn("h2load", [...args, `http://127.0.0.1:${port}${call.path}`], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  await once(child, "exit");
+  const requests = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
+  if (!requests) throw new Error(`h2load output not understood:\n${out}`);
+  // The log holds the measured requests only (not the warm-up): start µs, HTTP status, µs until the response ended.
+  const lat = [];
+  for (const line of readFileSync(log, "utf8").split("\n")) {
+    const cols = line.split("\t");
+    if (cols.length >= 3 && cols[1] === "200") lat.push(Number(cols[2]) / 1000);
+  }
+  lat.sort((a, b) => a - b);
+  const succeeded = Number(requests[4]);
+  return { calls: succeeded, errors: Number(requests[5]) + Number(requests[6]), rps: succeeded / seconds, p50ms: quantile(lat, 0.5), p99ms: quantile(lat, 0.99) };
+}
+
+async function loadNode(port, call, conc) {
+  const b64 = Buffer.from(call.message).toString("base64");
+  const child = spawn(process.execPath, [here("./loadgen.mjs"), `http://127.0.0.1:${port}`, call.path, b64, String(conc), String(seconds)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   let out = "";
@@ -62,22 +166,29 @@ async function load(port, call, conc) {
   return JSON.parse(out);
 }
 
-// Bare http2 servers answer every path with the same fixed GetTask response: the upper bound for any call.
-const bareFile = "./servers/bare.mjs";
+async function load(server, call, conc) {
+  await check(server.port, call);
+  const before = await serviceFailures(server);
+  const result = loadgen === "h2load" ? await loadH2load(server.port, call, conc) : await loadNode(server.port, call, conc);
+  const after = await serviceFailures(server);
+  // The service counts every failed call; bare/library servers only get the pre-check.
+  if (before !== undefined && after !== undefined) result.errors += after - before;
+  result.rss = rssMb(server.child.pid);
+  return result;
+}
 
 async function matrix() {
   const rows = [];
-  for (const [callName, call] of Object.entries(calls)) {
-    for (const conc of levels) {
-      const bare = await startServer(bareFile);
-      const b = await load(bare.port, call, conc);
-      const bareRss = rssMb(bare.child.pid);
-      bare.child.kill();
+  for (const conc of levels) {
+    // The bare server answers every path with the same fixed GetTask response: the upper bound for any call.
+    const bare = await startServer("./servers/bare.mjs");
+    const b = await load(bare, calls["GetTask trivial"], conc);
+    await stopServer(bare);
+    for (const [callName, call] of Object.entries(calls)) {
       const svc = await startServer("./servers/service.mjs");
-      const s = await load(svc.port, call, conc);
-      const svcRss = rssMb(svc.child.pid);
-      svc.child.kill();
-      rows.push({ callName, conc, b, s, bareRss, svcRss });
+      const s = await load(svc, call, conc);
+      await stopServer(svc);
+      rows.push({ callName, conc, b, s });
       console.error(`  ${callName} x${conc}: service ${s.rps.toFixed(0)}/s (p99 ${s.p99ms.toFixed(2)} ms), bare ${b.rps.toFixed(0)}/s`);
     }
   }
@@ -131,28 +242,53 @@ async function startup() {
 }
 
 async function libs() {
-  const results = [];
-  for (const name of ["bare", "grpcjs", "connect"]) {
-    const server = await startServer(`./servers/${name}.mjs`);
-    const r = await load(server.port, { path: calls.GetTask.path, body: b64(GetTaskRequestSchema, { taskCategory: { name: "echo", version: 0 } }) }, 64);
-    server.child.kill();
-    results.push({ name, r });
+  const servers = [
+    ["bare node:http2 (fixed response)", "./servers/bare.mjs"],
+    ["@grpc/grpc-js, trivial handler", "./servers/grpcjs.mjs"],
+    ["@connectrpc/connect-node, trivial handler", "./servers/connect.mjs"],
+    ["service transport (src/transport), trivial handler", "./servers/transport.mjs"],
+    ["the service, trivial connector (info logs, metrics)", "./servers/service.mjs"],
+  ];
+  const rows = [];
+  for (const [name, file] of servers) {
+    try {
+      readFileSync(here(file));
+    } catch {
+      continue;
+    }
+    for (const conc of levels) {
+      const server = await startServer(file);
+      const r = await load(server, calls["GetTask trivial"], conc);
+      await stopServer(server);
+      rows.push({ name, conc, r });
+      console.error(`  ${name} x${conc}: ${r.rps.toFixed(0)}/s`);
+    }
   }
-  const bare = results[0].r.rps;
-  console.log(`\nLibrary choice: GetTask, trivial handler, 64 in flight, ${seconds} s per server`);
-  console.log(`| server | calls/s | ratio to bare | p50 ms | p99 ms |\n|---|---|---|---|---|`);
-  for (const { name, r } of results) console.log(`| ${name} | ${r.rps.toFixed(0)} | ${(r.rps / bare).toFixed(2)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} |`);
+  console.log(`\nGetTask with a trivial handler/connector, ${seconds} s per cell (calls/s, ratio to bare at the same level, p50 / p99 ms, RSS MB after the run)`);
+  console.log(`| server | ${levels.map((c) => `x${c}`).join(" | ")} |\n|---|${levels.map(() => "---|").join("")}`);
+  const bareAt = (conc) => rows.find((row) => row.conc === conc)?.r.rps;
+  for (const name of [...new Set(rows.map((row) => row.name))]) {
+    const cells = levels.map((conc) => {
+      const { r } = rows.find((row) => row.name === name && row.conc === conc);
+      return `${r.rps.toFixed(0)} (${(r.rps / bareAt(conc)).toFixed(2)}) ${r.p50ms.toFixed(2)} / ${r.p99ms.toFixed(2)}, ${r.rss.toFixed(0)} MB${r.errors ? `, ${r.errors} errors` : ""}`;
+    });
+    console.log(`| ${name} | ${cells.join(" | ")} |`);
+  }
 }
 
-console.log(`node ${process.version}, ${(await import("node:os")).cpus().length} CPUs, ${seconds} s per measurement, load generator: bench/loadgen.mjs (separate process, 1 HTTP/2 connection)`);
+const loadgenText =
+  loadgen === "h2load"
+    ? `h2load (${execFileSync("h2load", ["--version"]).toString().trim().split("\n")[0]}; 1 connection, 1 thread)`
+    : "bench/loadgen.mjs (Node node:http2 client, separate process, 1 connection)";
+console.log(`node ${process.version}, ${os.cpus().length} CPUs, ${seconds} s per measurement (+1 s warm-up), load generator: ${loadgenText}`);
 if (withLibs) await libs();
 const st = await startup();
 console.log(`\nStart to health SERVING: ${st.ms.toFixed(0)} ms; RSS at rest: ${st.rest.toFixed(1)} MB`);
 const rows = await matrix();
-console.log(`\n| call | in flight | service calls/s | bare calls/s | ratio | service p50 / p99 ms | bare p50 / p99 ms | p99 ratio | service RSS MB | bare RSS MB | RSS ratio | errors |`);
-console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|`);
-for (const { callName, conc, b, s, bareRss, svcRss } of rows) {
+console.log(`\n| call | in flight | service calls/s | bare calls/s | ratio | service p50 / p99 ms | bare p50 / p99 ms | p99 ratio | service RSS MB | bare RSS MB | errors |`);
+console.log(`|---|---|---|---|---|---|---|---|---|---|---|`);
+for (const { callName, conc, b, s } of rows) {
   console.log(
-    `| ${callName} | ${conc} | ${s.rps.toFixed(0)} | ${b.rps.toFixed(0)} | ${(s.rps / b.rps).toFixed(2)} | ${s.p50ms.toFixed(2)} / ${s.p99ms.toFixed(2)} | ${b.p50ms.toFixed(2)} / ${b.p99ms.toFixed(2)} | ${(s.p99ms / b.p99ms).toFixed(2)} | ${svcRss.toFixed(0)} | ${bareRss.toFixed(0)} | ${(svcRss / bareRss).toFixed(2)} | ${s.errors}${s.firstError ? ` (${s.firstError})` : ""} |`,
+    `| ${callName} | ${conc} | ${s.rps.toFixed(0)} | ${b.rps.toFixed(0)} | ${(s.rps / b.rps).toFixed(2)} | ${s.p50ms.toFixed(2)} / ${s.p99ms.toFixed(2)} | ${b.p50ms.toFixed(2)} / ${b.p99ms.toFixed(2)} | ${(s.p99ms / b.p99ms).toFixed(2)} | ${s.rss.toFixed(0)} | ${b.rss.toFixed(0)} | ${s.errors}${s.firstError ? ` (${s.firstError})` : ""} |`,
   );
 }

@@ -1,14 +1,5 @@
-import { once } from "node:events";
 import { randomBytes } from "node:crypto";
-import { toBinary } from "@bufbuild/protobuf";
-import {
-  status as Status,
-  type handleServerStreamingCall,
-  type handleUnaryCall,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type UntypedServiceImplementation,
-} from "@grpc/grpc-js";
+import { fromBinary, toBinary, type DescService } from "@bufbuild/protobuf";
 import { ConnectorError, type ConnectorDispatcher } from "flyte-connectors";
 import type {
   CreateTaskRequest,
@@ -17,7 +8,6 @@ import type {
   GetTaskLogsRequest,
   GetTaskMetricsRequest,
   GetTaskRequest,
-  ListConnectorsRequest,
   TaskCategory,
 } from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
 import { InputsSchema } from "@flyte-connectors/flyteidl2/flyteidl2/task/common_pb.js";
@@ -25,6 +15,8 @@ import type { Logger } from "pino";
 import type { Limiter } from "./limiter.js";
 import type { OperationLabel, ServiceMetrics } from "./metrics.js";
 import { cutMessage, grpcCode, httpCode } from "./status.js";
+import type { MethodDefinition, ServerCall } from "./transport/server.js";
+import { Status, statusName } from "./transport/status.js";
 
 /** What the handlers call: the core SDK's dispatcher (or anything of its shape). */
 export type Dispatcher = Pick<
@@ -51,46 +43,22 @@ export interface HandlerContext {
 }
 
 interface GrpcError {
-  code: Status;
+  code: number;
   details: string;
 }
 
 const requestIdPrefix = randomBytes(4).toString("hex");
 let requestCounter = 0;
 
-function requestId(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): string {
-  const given = call.metadata.get("x-request-id")[0];
-  if (typeof given === "string" && given.length > 0 && given.length <= 128) return given;
+/** The `x-request-id` metadata if sent (≤ 128 chars), else `<random per process>-<counter>`. */
+function requestId(call: ServerCall): string {
+  const given = call.header("x-request-id");
+  if (given !== undefined && given.length > 0 && given.length <= 128) return given;
   return `${requestIdPrefix}-${(++requestCounter).toString(36)}`;
 }
 
 function categoryName(category: TaskCategory | undefined): string {
   return category?.name ?? "";
-}
-
-/**
- * Aborts `controller` when the call is cancelled (client cancel, or grpc-js's deadline timer). A deadline that
- * passed names its reason "TimeoutError" (as AbortSignal.timeout does): the core maps it to DEADLINE_EXCEEDED.
- * grpc-js also emits "cancelled" when a finished call's stream closes: call the returned function when done.
- */
-function abortOnCancel(call: CancellableCall, controller: AbortController): () => void {
-  const onCancel = () => {
-    const deadline = call.getDeadline();
-    const ms = deadline instanceof Date ? deadline.getTime() : typeof deadline === "number" ? deadline : Infinity;
-    controller.abort(
-      Date.now() >= ms - 5
-        ? new DOMException("The call's deadline passed.", "TimeoutError")
-        : new DOMException("The client cancelled the call.", "AbortError"),
-    );
-  };
-  call.once("cancelled", onCancel);
-  return () => call.removeListener("cancelled", onCancel);
-}
-
-interface CancellableCall {
-  getDeadline(): unknown;
-  once(event: "cancelled", fn: () => void): unknown;
-  removeListener(event: "cancelled", fn: () => void): unknown;
 }
 
 /** The dispatcher's ConnectorError → status; anything else is a bug: INTERNAL with a generic message (cause logged). */
@@ -135,64 +103,71 @@ function record(ctx: HandlerContext, op: OperationLabel, taskType: string, reqId
   ctx.metrics.latency.observe(labels, seconds);
   if (error) {
     ctx.metrics.failure.inc({ task_type: taskType, operation: op, error_code: httpCode(error.code) });
-    ctx.logger.warn({ reqId, op, taskType, ms: Math.round(seconds * 1e4) / 10, code: Status[error.code], msg: error.details }, "request failed");
+    ctx.logger.warn({ reqId, op, taskType, ms: Math.round(seconds * 1e4) / 10, code: statusName(error.code), msg: error.details }, "request failed");
   } else {
     ctx.metrics.success.inc(labels);
     ctx.logger.info({ reqId, op, taskType, ms: Math.round(seconds * 1e4) / 10 }, "request");
   }
 }
 
+/** How a unary method runs: its metric/log operation, its task type, the dispatcher call, and whether --worker limits it. */
+interface UnarySpec {
+  op: OperationLabel;
+  taskTypeOf: (request: never) => string;
+  run: (request: never, signal: AbortSignal) => Promise<unknown> | unknown;
+  limited: boolean;
+}
+
+/** The error a failed call answers with: aborted (deadline/cancel) while not inside the dispatcher, or the dispatcher's. */
+function failure(ctx: HandlerContext, error: unknown, signal: AbortSignal, log: { reqId: string; op: OperationLabel; taskType: string }): GrpcError {
+  return signal.aborted && !(error instanceof ConnectorError) ? abortedError(signal) : toGrpcError(error, ctx, log);
+}
+
 /** A unary connector call: readiness, limiter, abort signal from deadline/cancel, metrics, one log line. */
-function unary<Req, Res>(
-  ctx: HandlerContext,
-  op: OperationLabel,
-  taskTypeOf: (request: Req) => string,
-  run: (request: Req, signal: AbortSignal) => Promise<Res> | Res,
-  limited: boolean,
-): handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    const started = performance.now();
-    const request = call.request;
-    const taskType = taskTypeOf(request);
-    const reqId = requestId(call as ServerUnaryCall<unknown, unknown>);
-    if (!ctx.state.ready) {
-      const error = unavailable();
-      record(ctx, op, taskType, reqId, started, error);
-      callback(error);
-      return;
-    }
-    begin(ctx);
-    const controller = new AbortController();
-    const detach = abortOnCancel(call, controller);
-    const execute = async (): Promise<Res> => {
-      if (!limited) return await run(request, controller.signal);
-      const wait = ctx.limiter.acquire(controller.signal);
+async function runUnary(ctx: HandlerContext, spec: UnarySpec, call: ServerCall): Promise<void> {
+  const started = performance.now();
+  const request = call.request as never;
+  const { op } = spec;
+  let taskType = "";
+  let reqId = "";
+  try {
+    taskType = spec.taskTypeOf(request);
+    reqId = requestId(call);
+  } catch (error) {
+    call.fail(Status.INTERNAL, "Internal error");
+    ctx.logger.error({ err: error, op }, "unexpected error in the connector service");
+    return;
+  }
+  if (!ctx.state.ready) {
+    const error = unavailable();
+    record(ctx, op, taskType, reqId, started, error);
+    call.fail(error.code, error.details);
+    return;
+  }
+  begin(ctx);
+  const signal = call.signal;
+  try {
+    let response: unknown;
+    if (spec.limited) {
+      const wait = ctx.limiter.acquire(signal);
       if (wait) await wait;
       try {
-        return await run(request, controller.signal);
+        response = await spec.run(request, signal);
       } finally {
         ctx.limiter.release();
       }
-    };
-    execute().then(
-      (response) => {
-        detach();
-        record(ctx, op, taskType, reqId, started, undefined);
-        callback(null, response);
-        end(ctx);
-      },
-      (error: unknown) => {
-        detach();
-        const grpcError =
-          controller.signal.aborted && !(error instanceof ConnectorError)
-            ? abortedError(controller.signal)
-            : toGrpcError(error, ctx, { reqId, op, taskType });
-        record(ctx, op, taskType, reqId, started, grpcError);
-        callback(grpcError);
-        end(ctx);
-      },
-    );
-  };
+    } else {
+      response = await spec.run(request, signal);
+    }
+    record(ctx, op, taskType, reqId, started, undefined);
+    call.respond(response);
+  } catch (error) {
+    const grpcError = failure(ctx, error, signal, { reqId, op, taskType });
+    record(ctx, op, taskType, reqId, started, grpcError);
+    call.fail(grpcError.code, grpcError.details);
+  } finally {
+    end(ctx);
+  }
 }
 
 /** A call that ended waiting for a worker slot. */
@@ -203,91 +178,90 @@ function abortedError(signal: AbortSignal): GrpcError {
     : { code: Status.CANCELLED, details: "Call cancelled while waiting for a worker." };
 }
 
-function waitDrainOrAbort(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<unknown> {
-  return once(call, "drain", { signal }).catch(() => undefined);
-}
-
-function getTaskLogs(ctx: HandlerContext): handleServerStreamingCall<GetTaskLogsRequest, unknown> {
-  return (call) => {
-    const started = performance.now();
-    const request = call.request;
-    const taskType = categoryName(request.taskCategory);
-    const reqId = requestId(call as ServerWritableStream<unknown, unknown>);
-    if (!ctx.state.ready) {
-      const error = unavailable();
-      record(ctx, "logs", taskType, reqId, started, error);
-      call.emit("error", error);
-      return;
-    }
-    begin(ctx);
-    const controller = new AbortController();
-    const detach = abortOnCancel(call, controller);
-    const stream = async () => {
-      const wait = ctx.limiter.acquire(controller.signal);
-      if (wait) await wait;
-      try {
-        for await (const part of ctx.dispatcher.getTaskLogs(request, controller.signal)) {
-          if (controller.signal.aborted) break;
-          if (!call.write(part)) await waitDrainOrAbort(call as ServerWritableStream<unknown, unknown>, controller.signal);
-        }
-      } finally {
-        ctx.limiter.release();
+async function runGetTaskLogs(ctx: HandlerContext, call: ServerCall): Promise<void> {
+  const started = performance.now();
+  const request = call.request as GetTaskLogsRequest;
+  const taskType = categoryName(request.taskCategory);
+  const reqId = requestId(call);
+  if (!ctx.state.ready) {
+    const error = unavailable();
+    record(ctx, "logs", taskType, reqId, started, error);
+    call.fail(error.code, error.details);
+    return;
+  }
+  begin(ctx);
+  const signal = call.signal;
+  try {
+    const wait = ctx.limiter.acquire(signal);
+    if (wait) await wait;
+    try {
+      for await (const part of ctx.dispatcher.getTaskLogs(request, signal)) {
+        if (signal.aborted || call.done) break;
+        if (!call.write(part)) await call.drained();
       }
-    };
-    stream().then(
-      () => {
-        detach();
-        record(ctx, "logs", taskType, reqId, started, undefined);
-        call.end();
-        end(ctx);
-      },
-      (error: unknown) => {
-        detach();
-        const grpcError =
-          controller.signal.aborted && !(error instanceof ConnectorError)
-            ? abortedError(controller.signal)
-            : toGrpcError(error, ctx, { reqId, op: "logs", taskType });
-        record(ctx, "logs", taskType, reqId, started, grpcError);
-        call.emit("error", grpcError);
-        end(ctx);
-      },
-    );
-  };
+    } finally {
+      ctx.limiter.release();
+    }
+    record(ctx, "logs", taskType, reqId, started, undefined);
+    call.end();
+  } catch (error) {
+    const grpcError = failure(ctx, error, signal, { reqId, op: "logs", taskType });
+    record(ctx, "logs", taskType, reqId, started, grpcError);
+    call.fail(grpcError.code, grpcError.details);
+  } finally {
+    end(ctx);
+  }
 }
 
-/** Handlers of flyteidl2.connector.AsyncConnectorService. */
-export function asyncConnectorHandlers(ctx: HandlerContext): UntypedServiceImplementation {
+function unary(ctx: HandlerContext, spec: UnarySpec): (call: ServerCall) => void {
+  return (call) => void runUnary(ctx, spec, call);
+}
+
+/** Transport method definitions of a protobuf-es service, with its handlers by method local name. */
+export function methodDefinitions(service: DescService, handlers: Record<string, (call: ServerCall) => void>): MethodDefinition[] {
+  return service.methods.map((method) => {
+    const handler = handlers[method.localName];
+    if (!handler) throw new Error(`no handler for ${service.typeName}.${method.name}`);
+    if (method.methodKind !== "unary" && method.methodKind !== "server_streaming") throw new Error(`${method.methodKind} methods are not supported`);
+    const input = method.input;
+    const output = method.output;
+    return {
+      path: `/${service.typeName}/${method.name}`,
+      kind: method.methodKind,
+      decode: (bytes: Uint8Array) => fromBinary(input, bytes),
+      encode: (message: unknown) => toBinary(output, message as never),
+      handler,
+    };
+  });
+}
+
+/** Handlers of flyteidl2.connector.AsyncConnectorService, by method local name. */
+export function asyncConnectorHandlers(ctx: HandlerContext): Record<string, (call: ServerCall) => void> {
   const d = ctx.dispatcher;
+  const byCategory = (r: { taskCategory?: TaskCategory | undefined }) => categoryName(r.taskCategory);
   return {
-    createTask: unary<CreateTaskRequest, unknown>(
-      ctx,
-      "create",
-      (request) => {
+    createTask: unary(ctx, {
+      op: "create",
+      taskTypeOf: (request: CreateTaskRequest) => {
         const taskType = request.template?.type ?? "";
         ctx.metrics.inputBytes.observe({ task_type: taskType }, request.inputs ? toBinary(InputsSchema, request.inputs).byteLength : 0);
         return taskType;
       },
-      (request, signal) => d.createTask(request, signal),
-      true,
-    ),
-    getTask: unary<GetTaskRequest, unknown>(ctx, "get", (r) => categoryName(r.taskCategory), (r, s) => d.getTask(r, s), true),
-    deleteTask: unary<DeleteTaskRequest, unknown>(ctx, "delete", (r) => categoryName(r.taskCategory), (r, s) => d.deleteTask(r, s), true),
-    getTaskMetrics: unary<GetTaskMetricsRequest, unknown>(
-      ctx,
-      "metrics",
-      (r) => categoryName(r.taskCategory),
-      (r, s) => d.getTaskMetrics(r, s),
-      true,
-    ),
-    getTaskLogs: getTaskLogs(ctx),
-  } as UntypedServiceImplementation;
+      run: (request: CreateTaskRequest, signal) => d.createTask(request, signal),
+      limited: true,
+    }),
+    getTask: unary(ctx, { op: "get", taskTypeOf: byCategory, run: (r: GetTaskRequest, s) => d.getTask(r, s), limited: true }),
+    deleteTask: unary(ctx, { op: "delete", taskTypeOf: byCategory, run: (r: DeleteTaskRequest, s) => d.deleteTask(r, s), limited: true }),
+    getTaskMetrics: unary(ctx, { op: "metrics", taskTypeOf: byCategory, run: (r: GetTaskMetricsRequest, s) => d.getTaskMetrics(r, s), limited: true }),
+    getTaskLogs: (call) => void runGetTaskLogs(ctx, call),
+  };
 }
 
 /** Handlers of flyteidl2.connector.ConnectorMetadataService (not limited by --worker: they never call connectors). */
-export function metadataHandlers(ctx: HandlerContext): UntypedServiceImplementation {
+export function metadataHandlers(ctx: HandlerContext): Record<string, (call: ServerCall) => void> {
   const d = ctx.dispatcher;
   return {
-    listConnectors: unary<ListConnectorsRequest, unknown>(ctx, "list", () => "", () => d.listConnectors(), false),
-    getConnector: unary<GetConnectorRequest, unknown>(ctx, "get_connector", () => "", (r) => d.getConnector(r), false),
-  } as UntypedServiceImplementation;
+    listConnectors: unary(ctx, { op: "list", taskTypeOf: () => "", run: () => d.listConnectors(), limited: false }),
+    getConnector: unary(ctx, { op: "get_connector", taskTypeOf: () => "", run: (r: GetConnectorRequest) => d.getConnector(r), limited: false }),
+  };
 }

@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { Counter, Registry, Summary, collectDefaultMetrics } from "prom-client";
+import { Counter, Registry, collectDefaultMetrics, type MetricValue } from "prom-client";
 
 /** The operation label values, as the Python service names them (plus the RPCs Python does not count). */
 export type OperationLabel = "create" | "get" | "delete" | "metrics" | "logs" | "list" | "get_connector";
@@ -10,12 +10,11 @@ export class ServiceMetrics {
   readonly registry = new Registry();
   readonly success: Counter<"task_type" | "operation">;
   readonly failure: Counter<"task_type" | "operation" | "error_code">;
-  readonly latency: Summary<"task_type" | "operation">;
-  readonly inputBytes: Summary<"task_type">;
+  readonly latency: CountSumSummary<"task_type" | "operation">;
+  readonly inputBytes: CountSumSummary<"task_type">;
 
   constructor() {
     const registers = [this.registry];
-    const summary = { percentiles: [0.5, 0.9, 0.99], maxAgeSeconds: 600, ageBuckets: 5 };
     this.success = new Counter({
       name: "flyte_connector_requests_success_total",
       help: "Total number of successful requests",
@@ -28,21 +27,56 @@ export class ServiceMetrics {
       labelNames: ["task_type", "operation", "error_code"],
       registers,
     });
-    this.latency = new Summary({
-      name: "flyte_connector_request_latency_seconds",
-      help: "Time spent processing connector request",
-      labelNames: ["task_type", "operation"],
-      registers,
-      ...summary,
-    });
-    this.inputBytes = new Summary({
-      name: "flyte_connector_input_literal_bytes",
-      help: "Size of input literal",
-      labelNames: ["task_type"],
-      registers,
-      ...summary,
-    });
+    this.latency = new CountSumSummary("flyte_connector_request_latency_seconds", "Time spent processing connector request", ["task_type", "operation"]);
+    this.inputBytes = new CountSumSummary("flyte_connector_input_literal_bytes", "Size of input literal", ["task_type"]);
+    this.registry.registerMetric(this.latency as never);
+    this.registry.registerMetric(this.inputBytes as never);
     collectDefaultMetrics({ register: this.registry });
+  }
+}
+
+/**
+ * A Prometheus summary exported as `<name>_sum` and `<name>_count` per label set — exactly what the Python
+ * service's `prometheus_client.Summary` exports (it computes no quantiles). prom-client's Summary feeds a
+ * t-digest on every observation even with no percentiles configured, which cost ~5 % of the service's CPU.
+ */
+export class CountSumSummary<L extends string> {
+  readonly type = "summary";
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly L[];
+  readonly aggregator = "sum";
+  readonly #series = new Map<string, { labels: Record<L, string>; sum: number; count: number }>();
+
+  constructor(name: string, help: string, labelNames: readonly L[]) {
+    this.name = name;
+    this.help = help;
+    this.labelNames = labelNames;
+  }
+
+  observe(labels: Record<L, string>, value: number): void {
+    let key = "";
+    for (const name of this.labelNames) key += `${labels[name]}\u0000`;
+    let series = this.#series.get(key);
+    if (!series) {
+      series = { labels: { ...labels }, sum: 0, count: 0 };
+      this.#series.set(key, series);
+    }
+    series.sum += value;
+    series.count++;
+  }
+
+  get(): { name: string; help: string; type: "summary"; values: MetricValue<L>[]; aggregator: "sum" } {
+    const values: MetricValue<L>[] = [];
+    for (const { labels, sum, count } of this.#series.values()) {
+      values.push({ metricName: `${this.name}_sum`, labels, value: sum } as MetricValue<L>);
+      values.push({ metricName: `${this.name}_count`, labels, value: count } as MetricValue<L>);
+    }
+    return { name: this.name, help: this.help, type: "summary", values, aggregator: "sum" };
+  }
+
+  reset(): void {
+    this.#series.clear();
   }
 }
 

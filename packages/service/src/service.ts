@@ -1,15 +1,14 @@
 import { readFileSync } from "node:fs";
 import type http from "node:http";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import { pino, type Logger } from "pino";
 import { ConnectorDispatcher, ConnectorRegistry, type Connector, type DispatcherOptions } from "flyte-connectors";
 import { AsyncConnectorService, ConnectorMetadataService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
-import { serviceDefinition } from "./grpc-definitions.js";
-import { asyncConnectorHandlers, metadataHandlers, type CallState, type Dispatcher, type HandlerContext } from "./handlers.js";
+import { asyncConnectorHandlers, metadataHandlers, methodDefinitions, type CallState, type Dispatcher, type HandlerContext } from "./handlers.js";
+import { HealthService, type ServingStatus } from "./health.js";
 import { Limiter } from "./limiter.js";
 import { discoverPackages, loadModules, type LoadFailure } from "./loader.js";
 import { ServiceMetrics, startMetricsServer } from "./metrics.js";
+import { GrpcServer } from "./transport/server.js";
 
 /** Options of {@link startConnectorService}. Every field is optional. */
 export interface ConnectorServiceOptions {
@@ -104,35 +103,26 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   const state: CallState = { ready: false, inFlight: 0, onIdle: undefined };
   const ctx: HandlerContext = { dispatcher, metrics, logger, limiter: new Limiter(opts.worker ?? 100), state };
 
-  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, "NOT_SERVING" as ServingStatus])));
+  const health = new HealthService(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, "NOT_SERVING" as ServingStatus])));
   const setHealth = (status: ServingStatus) => {
     for (const service of HEALTH_SERVICES) health.setStatus(service, status);
   };
 
-  const maxReceive = opts.maxReceiveMessageBytes ?? 64 * 1024 * 1024;
-  const server = new Server({
-    "grpc.max_receive_message_length": maxReceive,
-    "grpc.max_send_message_length": -1,
-    // Answer pings; never close a connection for pinging (grpc-go sends keepalive pings every 30 s during calls).
-    "grpc.keepalive_permit_without_calls": 1,
-    // channelz bookkeeping costs per call and nothing here reads it.
-    "grpc.enable_channelz": 0,
+  const server = new GrpcServer({
+    maxReceiveMessageBytes: opts.maxReceiveMessageBytes ?? 64 * 1024 * 1024,
+    tls: opts.tls,
+    onHandlerError: (error, path) => logger.error({ err: error, path }, "unexpected error in the gRPC transport"),
   });
-  server.addService(serviceDefinition(AsyncConnectorService), asyncConnectorHandlers(ctx));
-  server.addService(serviceDefinition(ConnectorMetadataService), metadataHandlers(ctx));
-  health.addToServer(server);
-
-  const credentials = opts.tls ? ServerCredentials.createSsl(null, [{ cert_chain: toBuffer(opts.tls.cert), private_key: toBuffer(opts.tls.key) }], false) : ServerCredentials.createInsecure();
-  const address = `${host.includes(":") ? `[${host}]` : host}:${opts.port ?? 8000}`;
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
-  );
+  for (const method of methodDefinitions(AsyncConnectorService, asyncConnectorHandlers(ctx))) server.add(method);
+  for (const method of methodDefinitions(ConnectorMetadataService, metadataHandlers(ctx))) server.add(method);
+  health.addTo(server);
+  const port = await server.listen(opts.port ?? 8000, host);
 
   let metricsServer: (http.Server & { port: number }) | undefined;
   try {
     if (opts.prometheusPort !== null) metricsServer = await startMetricsServer(metrics, opts.prometheusPort ?? 9090, host);
   } catch (error) {
-    server.forceShutdown();
+    server.destroy();
     throw error;
   }
 
@@ -182,7 +172,8 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   const force = async () => {
     state.ready = false;
     setHealth("NOT_SERVING");
-    server.forceShutdown();
+    health.endWatches();
+    server.destroy();
     await shutdownMetrics();
   };
   const close = (closeOptions: { gracePeriodMs?: number } = {}) => {
@@ -191,7 +182,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
       setHealth("NOT_SERVING");
       logger.info({ inFlight: state.inFlight, graceMs: grace }, "draining");
       // Stop listening and send GOAWAY: new calls go elsewhere, calls in flight continue.
-      const sessionsClosed = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      const sessionsClosed = server.close();
       if (state.inFlight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
@@ -206,8 +197,9 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
       }
       // Let the last answers flush: sessions close once their streams end, but open health Watch streams keep
       // theirs open, so wait at most a moment. Then Watch streams (and calls past the grace period) are cut.
+      health.endWatches();
       await Promise.race([sessionsClosed, new Promise((resolve) => setTimeout(resolve, 500).unref())]);
-      server.forceShutdown();
+      server.destroy();
       await shutdownMetrics();
       logger.info("stopped");
     })();
@@ -223,10 +215,6 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
     close,
     forceClose: force,
   };
-}
-
-function toBuffer(value: string | Buffer): Buffer {
-  return typeof value === "string" ? Buffer.from(value) : value;
 }
 
 /** Reads PEM files for {@link ConnectorServiceOptions.tls}. */

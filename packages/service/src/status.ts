@@ -1,4 +1,4 @@
-import { status as Status } from "@grpc/grpc-js";
+import { Status } from "./transport/status.js";
 
 /** gRPC status names the core SDK throws (ConnectorError.code) → gRPC status numbers. */
 const GRPC_CODES: Readonly<Record<string, Status>> = {
@@ -48,7 +48,7 @@ export function grpcCode(name: string): Status {
   return GRPC_CODES[name] ?? Status.INTERNAL;
 }
 
-export function httpCode(code: Status): string {
+export function httpCode(code: number): string {
   return HTTP_CODES[code] ?? "500";
 }
 

@@ -1,3 +1,4 @@
+// grpc-js service definitions for protobuf-es services: what the tests' grpc-js client uses.
 import { fromBinary, toBinary, type DescMessage, type DescService } from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 
