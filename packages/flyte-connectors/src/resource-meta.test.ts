@@ -60,3 +60,9 @@ test("optional fields may be absent or null", () => {
   assert.equal(Meta.decode(bytes('{"id": "a", "region": null}')).region, null);
   assert.equal(text(new Meta({ id: "a" }).encode()), '{"id": "a", "region": null}');
 });
+
+test("NaN and Infinity, which Python's json.dumps writes, decode as null", () => {
+  class Meta extends ResourceMeta.define({ id: "string", score: "number?" }) {}
+  assert.equal(Meta.decode(bytes('{"id": "a", "score": NaN}')).score, null);
+  assert.equal(Meta.decode(bytes('{"id": "a", "score": -Infinity}')).score, null);
+});

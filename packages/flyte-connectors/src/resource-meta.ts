@@ -60,7 +60,7 @@ export abstract class ResourceMeta {
         super();
         for (const key of Object.keys(fields)) {
           const value = (init as Record<string, unknown>)[key];
-          if (value !== undefined) Object.defineProperty(this, key, { value, enumerable: true });
+          if (value !== undefined) (this as Record<string, unknown>)[key] = value;
         }
       }
     };
@@ -90,11 +90,11 @@ export abstract class ResourceMeta {
     const record = parseObject(cls.name, bytes);
     const fields = cls.fields;
     if (fields) checkFields(cls.name, fields, record);
-    const meta = Object.create(cls.prototype) as M;
+    const meta = Object.create(cls.prototype) as Record<string, unknown>;
     for (const key of fields ? Object.keys(fields) : Object.keys(record)) {
-      if (record[key] !== undefined) Object.defineProperty(meta, key, { value: record[key], enumerable: true });
+      if (record[key] !== undefined) meta[key] = record[key];
     }
-    return meta;
+    return meta as M;
   }
 }
 
@@ -114,9 +114,14 @@ function parseObject(typeName: string, bytes: Uint8Array): Record<string, unknow
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text.replace(/\bNaN\b|-?\bInfinity\b/g, "null"));
+    parsed = JSON.parse(text);
   } catch (cause) {
-    throw new ResourceMetaDecodeError(typeName, `not valid JSON (${(cause as Error).message})`, { cause });
+    // Python's json.dumps writes NaN and ±Infinity, which JSON.parse refuses: read them as null (rare path).
+    try {
+      parsed = JSON.parse(text.replace(/\bNaN\b|-?\bInfinity\b/g, "null"));
+    } catch {
+      throw new ResourceMetaDecodeError(typeName, `not valid JSON (${(cause as Error).message})`, { cause });
+    }
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new ResourceMetaDecodeError(typeName, `expected a JSON object, got ${describe(parsed)}`);
