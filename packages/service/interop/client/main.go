@@ -1,0 +1,262 @@
+// A grpc-go client that dials the connector service the way FlytePropeller's connector plugin does
+// (insecure, dns:/// target, round_robin, keepalive without PermitWithoutStream) and sends raw request
+// bytes, so no generated flyteidl2 Go code is needed: the Node test encodes requests and decodes responses.
+//
+// stdin: {"target": "dns:///127.0.0.1:PORT", "keepaliveSec": 10, "serviceConfig": "<json>", "calls": [call, ...]}
+//
+//	call: {"method": "/pkg.Service/Method", "request": "<base64>", "timeoutMs": 10000, "stream": false,
+//	       "sleepBeforeMs": 0, "parallel": 1, "contentSubtype": "", "metadata": {"k": "v"}}
+//
+// stdout: {"results": [result, ...], "states": ["READY", ...], "logs": ["grpc-go log line", ...]}
+//
+//	result: {"code": <grpc code>, "message": "...", "responses": ["<base64>", ...], "ms": <duration>,
+//	         "all": [result, ...] (parallel > 1 only: every copy; the top-level fields are the first copy's)}
+//
+// Builds against grpc-go 1.33 (Debian bookworm) and newer: it uses grpc.WithInsecure(), which later
+// releases keep (deprecated) beside credentials/insecure.
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/grpclog"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// rawCodec passes []byte through. Registered under the name "proto" it replaces grpc-go's default codec,
+// so calls carry content-type "application/grpc" exactly as generated-code clients send.
+type rawCodec struct{ name string }
+
+func (c rawCodec) Marshal(v interface{}) ([]byte, error) {
+	switch b := v.(type) {
+	case []byte:
+		return b, nil
+	case *[]byte:
+		return *b, nil
+	}
+	return nil, fmt.Errorf("rawCodec: cannot marshal %T", v)
+}
+
+func (c rawCodec) Unmarshal(data []byte, v interface{}) error {
+	b, ok := v.(*[]byte)
+	if !ok {
+		return fmt.Errorf("rawCodec: cannot unmarshal into %T", v)
+	}
+	*b = append([]byte(nil), data...)
+	return nil
+}
+
+func (c rawCodec) Name() string { return c.name }
+
+type call struct {
+	Method         string            `json:"method"`
+	Request        string            `json:"request"`
+	TimeoutMs      int               `json:"timeoutMs"`
+	Stream         bool              `json:"stream"`
+	SleepBeforeMs  int               `json:"sleepBeforeMs"`
+	Parallel       int               `json:"parallel"`
+	ContentSubtype string            `json:"contentSubtype"`
+	Metadata       map[string]string `json:"metadata"`
+}
+
+type result struct {
+	Code      uint32   `json:"code"`
+	Message   string   `json:"message"`
+	Responses []string `json:"responses"`
+	Ms        float64  `json:"ms"`
+	All       []result `json:"all,omitempty"`
+}
+
+type input struct {
+	Target       string `json:"target"`
+	KeepaliveSec int    `json:"keepaliveSec"`
+	// ServiceConfig replaces the default service config (round_robin only), e.g. with Flyte's, which adds retries.
+	ServiceConfig string `json:"serviceConfig"`
+	Calls         []call `json:"calls"`
+}
+
+// logSink collects grpc-go's own log lines (GOAWAY, keepalive, transport errors) for the test to inspect.
+type logSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logSink) add(level string, args ...interface{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, level+": "+fmt.Sprint(args...))
+}
+func (l *logSink) addf(level, format string, args ...interface{}) {
+	l.add(level, fmt.Sprintf(format, args...))
+}
+func (l *logSink) Info(args ...interface{})               { l.add("INFO", args...) }
+func (l *logSink) Infoln(args ...interface{})             { l.add("INFO", args...) }
+func (l *logSink) Infof(f string, args ...interface{})    { l.addf("INFO", f, args...) }
+func (l *logSink) Warning(args ...interface{})            { l.add("WARNING", args...) }
+func (l *logSink) Warningln(args ...interface{})          { l.add("WARNING", args...) }
+func (l *logSink) Warningf(f string, args ...interface{}) { l.addf("WARNING", f, args...) }
+func (l *logSink) Error(args ...interface{})              { l.add("ERROR", args...) }
+func (l *logSink) Errorln(args ...interface{})            { l.add("ERROR", args...) }
+func (l *logSink) Errorf(f string, args ...interface{})   { l.addf("ERROR", f, args...) }
+func (l *logSink) Fatal(args ...interface{})              { l.add("FATAL", args...); os.Exit(3) }
+func (l *logSink) Fatalln(args ...interface{})            { l.add("FATAL", args...); os.Exit(3) }
+func (l *logSink) Fatalf(f string, args ...interface{})   { l.addf("FATAL", f, args...); os.Exit(3) }
+func (l *logSink) V(level int) bool                       { return level <= 2 }
+func (l *logSink) snapshot() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string{}, l.lines...)
+}
+
+func run(ctx context.Context, conn *grpc.ClientConn, c call) result {
+	if c.SleepBeforeMs > 0 {
+		time.Sleep(time.Duration(c.SleepBeforeMs) * time.Millisecond)
+	}
+	req, err := base64.StdEncoding.DecodeString(c.Request)
+	if err != nil {
+		return result{Code: 99, Message: "bad base64 request: " + err.Error()}
+	}
+	if c.TimeoutMs > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(c.TimeoutMs)*time.Millisecond)
+		defer cancel()
+	}
+	if len(c.Metadata) > 0 {
+		ctx = metadata.NewOutgoingContext(ctx, metadata.New(c.Metadata))
+	}
+	var opts []grpc.CallOption
+	if c.ContentSubtype != "" {
+		opts = append(opts, grpc.ForceCodec(rawCodec{name: c.ContentSubtype}))
+	}
+	start := time.Now()
+	var responses []string
+	if c.Stream {
+		stream, err2 := conn.NewStream(ctx, &grpc.StreamDesc{StreamName: c.Method, ServerStreams: true}, c.Method, opts...)
+		err = err2
+		if err == nil {
+			err = stream.SendMsg(req)
+		}
+		if err == nil {
+			err = stream.CloseSend()
+		}
+		for err == nil {
+			var out []byte
+			err = stream.RecvMsg(&out)
+			if err == nil {
+				responses = append(responses, base64.StdEncoding.EncodeToString(out))
+			}
+		}
+		if err == io.EOF {
+			err = nil
+		}
+	} else {
+		var out []byte
+		err = conn.Invoke(ctx, c.Method, req, &out, opts...)
+		if err == nil {
+			responses = append(responses, base64.StdEncoding.EncodeToString(out))
+		}
+	}
+	ms := float64(time.Since(start).Microseconds()) / 1000
+	st := status.Convert(err)
+	if responses == nil {
+		responses = []string{}
+	}
+	return result{Code: uint32(st.Code()), Message: st.Message(), Responses: responses, Ms: ms}
+}
+
+func main() {
+	sink := &logSink{}
+	grpclog.SetLoggerV2(sink)
+	encoding.RegisterCodec(rawCodec{name: "proto"})
+
+	var in input
+	if err := json.NewDecoder(os.Stdin).Decode(&in); err != nil {
+		fmt.Fprintln(os.Stderr, "bad input:", err)
+		os.Exit(2)
+	}
+	if in.KeepaliveSec <= 0 {
+		in.KeepaliveSec = 10
+	}
+	if in.ServiceConfig == "" {
+		in.ServiceConfig = `{"loadBalancingConfig":[{"round_robin":{}}]}`
+	}
+	conn, err := grpc.Dial(in.Target,
+		grpc.WithInsecure(),
+		grpc.WithDefaultServiceConfig(in.ServiceConfig),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{
+			Time:                time.Duration(in.KeepaliveSec) * time.Second,
+			Timeout:             10 * time.Second,
+			PermitWithoutStream: false,
+		}),
+	)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dial:", err)
+		os.Exit(2)
+	}
+
+	// Record every connectivity state change of the channel (a GOAWAY shows up as READY -> IDLE/CONNECTING).
+	var statesMu sync.Mutex
+	states := []string{}
+	done := make(chan struct{})
+	go func() {
+		state := conn.GetState()
+		for {
+			statesMu.Lock()
+			states = append(states, state.String())
+			statesMu.Unlock()
+			if state == connectivity.Shutdown {
+				return
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() { <-done; cancel() }()
+			if !conn.WaitForStateChange(ctx, state) {
+				cancel()
+				return
+			}
+			cancel()
+			state = conn.GetState()
+		}
+	}()
+
+	results := make([]result, 0, len(in.Calls))
+	for _, c := range in.Calls {
+		n := c.Parallel
+		if n <= 1 {
+			results = append(results, run(context.Background(), conn, c))
+			continue
+		}
+		all := make([]result, n)
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) { defer wg.Done(); all[i] = run(context.Background(), conn, c) }(i)
+		}
+		wg.Wait()
+		first := all[0]
+		first.All = all
+		results = append(results, first)
+	}
+	close(done)
+	time.Sleep(10 * time.Millisecond)
+	statesMu.Lock()
+	out := map[string]interface{}{"results": results, "states": append([]string{}, states...), "logs": sink.snapshot()}
+	statesMu.Unlock()
+	conn.Close()
+	enc := json.NewEncoder(os.Stdout)
+	if err := enc.Encode(out); err != nil {
+		fmt.Fprintln(os.Stderr, "encode:", err)
+		os.Exit(2)
+	}
+}
