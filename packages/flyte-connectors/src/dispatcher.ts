@@ -45,6 +45,9 @@ export interface DispatcherOptions {
   onIgnoredDelete?: (taskType: string, error: ResourceMetaDecodeError) => void;
 }
 
+/** Largest resource meta a create may return (1 MiB): the backend stores it in the task's status object. */
+export const MAX_RESOURCE_META_BYTES = 1024 * 1024;
+
 /** The operation names used in errors, logs and metrics. */
 export type Operation = "create" | "get" | "delete" | "metrics" | "logs";
 
@@ -86,7 +89,16 @@ export class ConnectorDispatcher {
         ? await this.#syncResult(connector.outputTypes, await connector.do(createRequest))
         : await connector.create(createRequest),
     );
-    return create(CreateTaskResponseSchema, { resourceMeta: meta.encode() });
+    const resourceMeta = meta.encode();
+    if (resourceMeta.byteLength > MAX_RESOURCE_META_BYTES) {
+      // The backend keeps the meta in the task's status object (etcd) and reads replies with a 4 MiB limit.
+      throw new ConnectorError(
+        "FAILED_PRECONDITION",
+        `Connector "${connector.name}" produced a resource meta of ${resourceMeta.byteLength} bytes, over the ${MAX_RESOURCE_META_BYTES}-byte limit: ` +
+          "the backend stores it with the task. Keep it to a job identity; sync and echo connectors carry their outputs in it, so keep those small.",
+      );
+    }
+    return create(CreateTaskResponseSchema, { resourceMeta });
   }
 
   async getTask(request: GetTaskRequest, signal: AbortSignal): Promise<GetTaskResponse> {

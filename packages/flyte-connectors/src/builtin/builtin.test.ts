@@ -61,3 +61,18 @@ test("sleep without a duration input is INVALID_ARGUMENT", async () => {
     message: /needs an input "duration"/,
   });
 });
+
+test("echo refuses inputs too large to carry in its resource meta, with an error that says why", async () => {
+  const dispatcher = new ConnectorDispatcher(new ConnectorRegistry().register(builtinConnectors[0]!));
+  const inputTypes = { blob: types.string };
+  await assert.rejects(
+    dispatcher.createTask(
+      create(CreateTaskRequestSchema, {
+        template: { type: "echo", interface: { inputs: variableMap(inputTypes) } },
+        inputs: await encodeInputs({ blob: "x".repeat(2 * 1024 * 1024) }, inputTypes),
+      }),
+      signal(),
+    ),
+    { code: "FAILED_PRECONDITION", message: /Connector "Echo Connector" produced a resource meta of \d+ bytes, over the 1048576-byte limit/ },
+  );
+});

@@ -10,7 +10,8 @@ export class EchoMeta extends ResourceMeta.define({ inputs: "string" }) {}
 
 /**
  * Task type `echo`, version 0: succeeds on the first poll with outputs equal to its inputs (same names,
- * same literals). Needs no credentials; for demos and tests of the service.
+ * same literals). Needs no credentials; for demos and tests of the service. The inputs travel in the resource
+ * meta, so they are limited to about 750 KiB (the meta's 1 MiB limit, base64).
  */
 export class EchoConnector extends AsyncConnector<EchoMeta> {
   readonly name = "Echo Connector";
