@@ -52,7 +52,11 @@ export class MyConnector extends AsyncConnector<JobMeta> {
 }
 const task = new ConnectorTask({ name: "t", taskType: "mine", inputs: { n: types.int }, outputs: { out: types.list(types.string) } });
 export const check: (o: { out: string[] }) => void = () => {};
-export type Outputs = Parameters<typeof check>[0] extends import("flyte-connectors").InferShape<typeof task.outputs> ? true : never;
+type Outputs = import("flyte-connectors").InferShape<typeof task.outputs>;
+export const typed: Outputs = { out: ["a"] }; // the declared output types reach the static type
+check(typed);
+// @ts-expect-error: a number list is not the declared list of strings
+export const wrong: Outputs = { out: [1] };
 `,
   );
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");

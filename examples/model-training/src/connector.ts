@@ -59,7 +59,10 @@ export class ModelTrainingConnector extends AsyncConnector<ModelTrainJobMeta> {
     }
     const data = (await response.json()) as { status?: string; results?: string; error?: string; message?: string };
     if (data.status === "finished") {
-      return { phase: Phase.SUCCEEDED, logLinks, outputs: { results: new FlyteFile(String(data.results)) } };
+      if (typeof data.results !== "string" || data.results === "") {
+        return { phase: Phase.FAILED, logLinks, message: `training job ${resourceMeta.job_id} finished without a results URI` };
+      }
+      return { phase: Phase.SUCCEEDED, logLinks, outputs: { results: new FlyteFile(data.results) } };
     }
     if (data.status === "failed") {
       return { phase: Phase.FAILED, message: data.error ?? data.message ?? "training failed", logLinks };

@@ -9,6 +9,7 @@ import {
   GetTaskMetricsRequestSchema,
   GetTaskRequestSchema,
 } from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
+import { LiteralSchema } from "@flyte-connectors/flyteidl2/flyteidl2/core/literals_pb.js";
 import { AsyncConnector, SyncConnector, type CreateRequest, type LogsPage, type Resource, type ResourceRequest } from "./connector.js";
 import { ConnectorDispatcher } from "./dispatcher.js";
 import { ConnectorError } from "./errors.js";
@@ -221,4 +222,73 @@ test("list and get connector metadata", () => {
   );
   assert.equal(dispatcher.getConnector(create(GetConnectorRequestSchema, { name: "Scripted" })).connector?.name, "Scripted");
   assert.throws(() => dispatcher.getConnector(create(GetConnectorRequestSchema, { name: "x" })), { code: "NOT_FOUND" });
+});
+
+test("a log stream ends when its signal fires even if the connector's generator ignores it", async () => {
+  const { connector, dispatcher } = setup();
+  connector.getLogs = async function* () {
+    yield { lines: ["first"] };
+    await new Promise(() => {}); // never settles, ignores the signal
+  };
+  const controller = new AbortController();
+  const started = Date.now();
+  const parts: string[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const part of dispatcher.getTaskLogs(create(GetTaskLogsRequestSchema, { taskCategory: category, resourceMeta: new JobMeta({ job_id: "j" }).encode() }), controller.signal)) {
+        parts.push(part.part.case ?? "");
+        setTimeout(() => controller.abort(), 20);
+      }
+    })(),
+    { code: "CANCELLED" },
+  );
+  assert.deepEqual(parts, ["body"]);
+  assert.ok(Date.now() - started < 1000);
+});
+
+test("getLogs answering something that is not a page is INTERNAL, not a crash", async () => {
+  const { connector, dispatcher } = setup();
+  connector.getLogs = (async () => undefined) as never;
+  await assert.rejects(
+    (async () => {
+      for await (const _ of dispatcher.getTaskLogs(create(GetTaskLogsRequestSchema, { taskCategory: category, resourceMeta: new JobMeta({ job_id: "j" }).encode() }), signal())) void _;
+    })(),
+    { code: "INTERNAL", message: /getLogs returned neither/ },
+  );
+});
+
+test("a secret that contains another secret is hidden whole", async () => {
+  const { connector, dispatcher } = setup();
+  const request = await createRequest();
+  request.connection!.secrets = { short: "abc", long: "abcSECRETTAIL" };
+  connector.script.create = async () => {
+    throw new Error("auth failed for abcSECRETTAIL and abc");
+  };
+  await assert.rejects(dispatcher.createTask(request, signal()), (e: unknown) => {
+    assert.ok(e instanceof ConnectorError);
+    assert.match(e.message, /auth failed for \*\*\*\*\* and \*\*\*\*\*$/);
+    assert.doesNotMatch(e.message, /SECRET|TAIL/);
+    return true;
+  });
+});
+
+test("outputs a connector cannot encode are INTERNAL (its bug), naming the output", async () => {
+  const { connector, dispatcher } = setup();
+  connector.script.get = async () => ({ phase: Phase.SUCCEEDED, outputs: { total: 1.5 } });
+  await assert.rejects(
+    dispatcher.getTask(create(GetTaskRequestSchema, { taskCategory: category, resourceMeta: new JobMeta({ job_id: "j" }).encode() }), signal()),
+    (e: unknown) => e instanceof ConnectorError && e.code === "INTERNAL" && /cannot be encoded/.test(e.message) && /total/.test(e.message),
+  );
+});
+
+test("an offloaded input whose storage hangs ends with the call's deadline as a ConnectorError", async () => {
+  const connector = new ScriptedConnector();
+  const hangingStorage = { read: () => new Promise<Uint8Array>(() => {}) };
+  const dispatcher = new ConnectorDispatcher(new ConnectorRegistry().register(connector), { storage: hangingStorage });
+  const request = await createRequest();
+  request.inputs!.literals[0]!.value = create(LiteralSchema, { value: { case: "offloadedMetadata", value: { uri: "s3://bucket/big.pb" } } });
+  const started = Date.now();
+  await assert.rejects(dispatcher.createTask(request, deadline(50)), (e: unknown) => e instanceof ConnectorError && e.code === "DEADLINE_EXCEEDED");
+  assert.ok(Date.now() - started < 1000);
+  assert.equal(connector.created.length, 0);
 });

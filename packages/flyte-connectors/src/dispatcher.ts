@@ -30,7 +30,7 @@ import type { Connection } from "@flyte-connectors/flyteidl2/flyteidl2/core/secu
 import { LogLineSchema } from "@flyte-connectors/flyteidl2/flyteidl2/logs/dataplane/payload_pb.js";
 import { OutputsSchema } from "@flyte-connectors/flyteidl2/flyteidl2/task/common_pb.js";
 import type { AsyncConnector, CallContext, Connector, LogsPage, Resource } from "./connector.js";
-import { ConnectorError, NotImplementedError, ResourceMetaDecodeError } from "./errors.js";
+import { ConnectorError, NotImplementedError, ResourceMetaDecodeError, TypeConversionError } from "./errors.js";
 import { Phase, phaseName } from "./phase.js";
 import type { ConnectorRegistry } from "./registry.js";
 import { ResourceMeta } from "./resource-meta.js";
@@ -75,20 +75,20 @@ export class ConnectorDispatcher {
     if (!template) throw new ConnectorError("INVALID_ARGUMENT", "CreateTaskRequest.template is required.");
     const connector = this.registry.get(template.type, template.taskTypeVersion);
     const context = callContext(request.connection, signal);
-    const inputs = await decodeInputs(request.inputs, template.interface?.inputs, this.#convertOptions(signal));
-    const createRequest = {
-      ...context,
-      taskTemplate: template,
-      custom: template.custom ?? {},
-      inputs,
-      outputPrefix: request.outputPrefix,
-      taskExecutionMetadata: request.taskExecutionMetadata,
-    };
-    const meta = await this.#call("create", connector, context, async () =>
-      connector.kind === "sync"
+    // Input decoding runs inside #call too: an offloaded input read ends with the call's signal.
+    const meta = await this.#call("create", connector, context, async () => {
+      const createRequest = {
+        ...context,
+        taskTemplate: template,
+        custom: template.custom ?? {},
+        inputs: await decodeInputs(request.inputs, template.interface?.inputs, this.#convertOptions(signal)),
+        outputPrefix: request.outputPrefix,
+        taskExecutionMetadata: request.taskExecutionMetadata,
+      };
+      return connector.kind === "sync"
         ? await this.#syncResult(connector.outputTypes, await connector.do(createRequest))
-        : await connector.create(createRequest),
-    );
+        : await connector.create(createRequest);
+    });
     const resourceMeta = meta.encode();
     if (resourceMeta.byteLength > MAX_RESOURCE_META_BYTES) {
       // The backend keeps the meta in the task's status object (etcd) and reads replies with a 4 MiB limit.
@@ -108,10 +108,10 @@ export class ConnectorDispatcher {
       return create(GetTaskResponseSchema, { resource: SyncResultMeta.decode(request.resourceMeta).toProto() });
     }
     const resourceMeta = connector.metadataType.decode(request.resourceMeta);
-    const resource = await this.#call("get", connector, context, () =>
-      connector.get({ ...context, resourceMeta, outputPrefix: request.outputPrefix }),
+    const resource = await this.#call("get", connector, context, async () =>
+      this.#resourceProto(connector.outputTypes, await connector.get({ ...context, resourceMeta, outputPrefix: request.outputPrefix }), signal),
     );
-    return create(GetTaskResponseSchema, { resource: await this.#resourceProto(connector.outputTypes, resource, signal) });
+    return create(GetTaskResponseSchema, { resource });
   }
 
   async deleteTask(request: DeleteTaskRequest, signal: AbortSignal): Promise<DeleteTaskResponse> {
@@ -158,8 +158,7 @@ export class ConnectorDispatcher {
     const context = callContext(undefined, signal);
     const resourceMeta = connector.metadataType.decode(request.resourceMeta);
     const logsRequest = { ...context, resourceMeta, outputPrefix: "", lines: Number(request.lines), token: request.token };
-    const answer = await this.#call("logs", connector, context, async () => connector.getLogs!(logsRequest));
-    const pages: AsyncIterable<LogsPage> = Symbol.asyncIterator in answer ? answer : one(answer as LogsPage);
+    const pages = await this.#call("logs", connector, context, async () => logPages(await connector.getLogs!(logsRequest)));
     const iterator = pages[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -173,7 +172,10 @@ export class ConnectorDispatcher {
         });
       }
     } finally {
-      await iterator.return?.();
+      // After an abort the connector's pending next() may never settle: clean up without waiting for it.
+      const closing = iterator.return?.();
+      if (signal.aborted) void Promise.resolve(closing).catch(() => {});
+      else await closing;
     }
   }
 
@@ -208,11 +210,19 @@ export class ConnectorDispatcher {
     if (!Number.isInteger(resource.phase) || resource.phase <= Phase.UNDEFINED || phaseName(resource.phase).startsWith("PHASE_")) {
       throw new ConnectorError("INTERNAL", `Connector returned an invalid phase: ${String(resource.phase)}.`);
     }
+    let outputs;
+    try {
+      outputs = resource.outputs ? await encodeOutputs(resource.outputs, outputTypes, this.#convertOptions(signal)) : undefined;
+    } catch (error) {
+      // The connector's own outputs are wrong: a connector bug (INTERNAL), not the caller's (INVALID_ARGUMENT).
+      if (!(error instanceof TypeConversionError)) throw error;
+      throw new ConnectorError("INTERNAL", `Connector returned outputs that cannot be encoded: ${error.message}`, { cause: error });
+    }
     return create(ResourceSchema, {
       phase: resource.phase,
       message: resource.message ?? "",
       logLinks: resource.logLinks ?? [],
-      ...(resource.outputs ? { outputs: await encodeOutputs(resource.outputs, outputTypes, this.#convertOptions(signal)) } : {}),
+      ...(outputs ? { outputs } : {}),
       ...(resource.customInfo ? { customInfo: resource.customInfo } : {}),
     });
   }
@@ -234,7 +244,8 @@ export class ConnectorDispatcher {
   }
 
   #callerError(operation: Operation, connector: Connector, context: CallContext, error: unknown): ConnectorError {
-    const secrets = Object.values(context.secrets).filter((value) => value.length > 0);
+    // Longest first, so a secret that contains another is replaced whole.
+    const secrets = [...new Set(Object.values(context.secrets))].filter((value) => value.length > 0).sort((a, b) => b.length - a.length);
     const max = this.#options.maxErrorMessageLength ?? 4096;
     const text = (raw: string) => truncate(redact(raw, secrets), max);
     if (error instanceof ConnectorError) {
@@ -283,6 +294,15 @@ class SyncResultMeta extends ResourceMeta.define({
 
 function callContext(connection: Connection | undefined, signal: AbortSignal): CallContext {
   return { secrets: { ...connection?.secrets }, configs: { ...connection?.configs }, signal };
+}
+
+/** What getLogs returned, as pages: one page, or an async iterable of them. */
+function logPages(answer: LogsPage | AsyncIterable<LogsPage>): AsyncIterable<LogsPage> {
+  if (typeof answer === "object" && answer !== null) {
+    if (Symbol.asyncIterator in answer) return answer;
+    if (Array.isArray(answer.lines)) return one(answer);
+  }
+  throw new Error("getLogs returned neither a { lines } page nor an async iterable of pages");
 }
 
 async function* one(page: LogsPage): AsyncGenerator<LogsPage> {

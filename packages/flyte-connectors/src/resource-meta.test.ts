@@ -66,3 +66,20 @@ test("NaN and Infinity, which Python's json.dumps writes, decode as null", () =>
   assert.equal(Meta.decode(bytes('{"id": "a", "score": NaN}')).score, null);
   assert.equal(Meta.decode(bytes('{"id": "a", "score": -Infinity}')).score, null);
 });
+
+test("the NaN fallback leaves string contents alone", () => {
+  class Meta extends ResourceMeta.define({ status: "string", loss: "number?" }) {}
+  const meta = Meta.decode(bytes('{"status": "NaN or -Infinity", "loss": NaN}'));
+  assert.equal(meta.status, "NaN or -Infinity");
+  assert.equal(meta.loss, null);
+});
+
+test("keys inherited from Object.prototype are unexpected fields, and __proto__ never replaces the prototype", () => {
+  class Meta extends ResourceMeta.define({ status: "string" }) {}
+  assert.throws(() => Meta.decode(bytes('{"status": "x", "constructor": 1, "toString": 2}')), /unexpected field\(s\) "constructor", "toString"/);
+  class Loose extends ResourceMeta {}
+  const loose = Loose.decode(bytes('{"__proto__": {"polluted": true}, "id": "a"}'));
+  assert.ok(loose instanceof Loose);
+  assert.equal((loose as unknown as { polluted?: boolean }).polluted, undefined);
+  assert.deepEqual(Object.keys(loose), ["__proto__", "id"]);
+});

@@ -91,8 +91,11 @@ export abstract class ResourceMeta {
     const fields = cls.fields;
     if (fields) checkFields(cls.name, fields, record);
     const meta = Object.create(cls.prototype) as Record<string, unknown>;
-    for (const key of fields ? Object.keys(fields) : Object.keys(record)) {
-      if (record[key] !== undefined) meta[key] = record[key];
+    if (fields) {
+      for (const key of Object.keys(fields)) if (record[key] !== undefined) meta[key] = record[key];
+    } else {
+      // Keys from the bytes: define them, so a "__proto__" key is a field like any other, not a prototype.
+      for (const [key, value] of Object.entries(record)) Object.defineProperty(meta, key, { value, enumerable: true, writable: true, configurable: true });
     }
     return meta as M;
   }
@@ -116,9 +119,10 @@ function parseObject(typeName: string, bytes: Uint8Array): Record<string, unknow
   try {
     parsed = JSON.parse(text);
   } catch (cause) {
-    // Python's json.dumps writes NaN and ±Infinity, which JSON.parse refuses: read them as null (rare path).
+    // Python's json.dumps writes NaN and ±Infinity, which JSON.parse refuses: read them as null (rare path),
+    // leaving string contents alone.
     try {
-      parsed = JSON.parse(text.replace(/\bNaN\b|-?\bInfinity\b/g, "null"));
+      parsed = JSON.parse(text.replace(/("(?:[^"\\]|\\.)*")|-?\b(?:NaN|Infinity)\b/g, (_match, string?: string) => string ?? "null"));
     } catch {
       throw new ResourceMetaDecodeError(typeName, `not valid JSON (${(cause as Error).message})`, { cause });
     }
@@ -130,7 +134,7 @@ function parseObject(typeName: string, bytes: Uint8Array): Record<string, unknow
 }
 
 function checkFields(typeName: string, fields: FieldSpecs, record: Record<string, unknown>): void {
-  const unknown = Object.keys(record).filter((key) => !(key in fields));
+  const unknown = Object.keys(record).filter((key) => !Object.hasOwn(fields, key));
   if (unknown.length > 0) {
     throw new ResourceMetaDecodeError(typeName, `unexpected field(s) ${unknown.map((k) => `"${k}"`).join(", ")}`);
   }

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rmdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isatty } from "node:tty";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { create, fromBinary, type JsonObject } from "@bufbuild/protobuf";
 import {
   CreateTaskRequestSchema,
@@ -20,6 +20,7 @@ import { isTerminalPhase, Phase } from "../phase.js";
 import type { ConnectorRegistry } from "../registry.js";
 import type { ConnectorTask, TypeSpecs } from "../task/index.js";
 import { decodeOutputs, encodeInputs, type InferShape } from "../types/index.js";
+import { localPathOf } from "../types/storage.js";
 import { TaskFailedError } from "./errors.js";
 import { Progress, type ProgressOutput } from "./progress.js";
 
@@ -198,7 +199,7 @@ async function readOutputs(
 }
 
 async function readOutputsFile(outputPrefix: string): Promise<Outputs | undefined> {
-  const dir = localPath(outputPrefix);
+  const dir = localPathOf(outputPrefix);
   if (dir === undefined) return undefined;
   let bytes: Uint8Array;
   try {
@@ -211,12 +212,6 @@ async function readOutputsFile(outputPrefix: string): Promise<Outputs | undefine
   return fromBinary(OutputsSchema, bytes);
 }
 
-/** A local directory for a plain path or a `file://` URI; undefined for remote schemes (s3://, gs://, …). */
-function localPath(prefix: string): string | undefined {
-  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(prefix)?.[1]?.toLowerCase();
-  if (scheme === undefined) return prefix;
-  return scheme === "file" ? fileURLToPath(prefix) : undefined;
-}
 
 /** Reads each `custom.secrets` entry `{ name: reference }` from the environment variable `reference`. */
 function resolveSecrets(
@@ -272,8 +267,13 @@ function backoffFn(pollInterval: number, backoff: Backoff | undefined): (interva
   return (interval) => Math.min(interval * factor, max);
 }
 
+/** Longest delay a Node timer takes (about 24.8 days); larger ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function nonNegative(name: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a non-negative number, got ${value}.`);
+  if (!Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new RangeError(`${name} must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${value}.`);
+  }
   return value;
 }
 

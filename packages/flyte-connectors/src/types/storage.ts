@@ -11,23 +11,30 @@ export interface LiteralStorage {
 /** Reads plain paths and `file://` URIs from the local disk; rejects every other scheme. */
 export class LocalFileStorage implements LiteralStorage {
   async read(uri: string, signal?: AbortSignal): Promise<Uint8Array> {
-    const bytes = await readFile(localPath(uri), signal ? { signal } : {});
+    let path: string | undefined;
+    try {
+      path = localPathOf(uri);
+    } catch (cause) {
+      throw new TypeConversionError(`cannot read "${uri}": not a valid local file:// URI`, { cause });
+    }
+    if (path === undefined) {
+      const scheme = uri.slice(0, uri.indexOf(":"));
+      throw new TypeConversionError(
+        `cannot read "${uri}": scheme "${scheme}" is not supported by LocalFileStorage (plain paths and file:// only); configure a LiteralStorage that reads ${scheme}:// URIs`,
+      );
+    }
+    const bytes = await readFile(path, signal ? { signal } : {});
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 }
 
-function localPath(uri: string): string {
+/**
+ * The local path of a plain path or a `file://` URI; undefined for any other scheme (s3://, gs://, …).
+ * @throws TypeError for a malformed file:// URI.
+ */
+export function localPathOf(uri: string): string | undefined {
   // A one-letter "scheme" is a Windows drive (C:\…), not a URI.
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(uri)?.[1];
   if (scheme === undefined) return uri;
-  if (scheme.toLowerCase() !== "file") {
-    throw new TypeConversionError(
-      `cannot read "${uri}": scheme "${scheme}" is not supported by LocalFileStorage (plain paths and file:// only); configure a LiteralStorage that reads ${scheme}:// URIs`,
-    );
-  }
-  try {
-    return fileURLToPath(uri);
-  } catch (cause) {
-    throw new TypeConversionError(`cannot read "${uri}": not a valid local file:// URI`, { cause });
-  }
+  return scheme.toLowerCase() === "file" ? fileURLToPath(uri) : undefined;
 }
