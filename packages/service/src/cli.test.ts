@@ -70,3 +70,14 @@ test("CLI: list prints the connector table; a broken module is reported and skip
   assert.match(out, /Sleep Connector\s+sleep\s+0/);
   assert.match(err, /skipped \.\/no\/such\/module\.ts/);
 });
+
+test("CLI: --timeout and --grace-period beyond the longest Node timer are refused with a clear error", async () => {
+  for (const [flag, value] of [["--timeout", "2147484"], ["--grace-period", "99999999"]] as const) {
+    const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--prometheus-port", "0", "--no-discover", flag, value], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d) => (err += String(d)));
+    const [code] = await once(child, "exit");
+    assert.equal(code, 1, err);
+    assert.match(err, new RegExp(`${flag} must be an integer from \\d+ to 2147483\\.`));
+  }
+});

@@ -1,14 +1,20 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { readTlsFiles, startConnectorService, type ConnectorServiceHandle } from "./service.js";
 import { connectorTable } from "./table.js";
+import { MAX_TIMER_MS } from "./transport/server.js";
 
-function integer(name: string, min: number) {
+function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}.`);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `${name} must be an integer >= ${min}.` : `${name} must be an integer from ${min} to ${max}.`);
+    }
     return n;
   };
 }
+
+/** Longest `--timeout`/`--grace-period` in seconds: a Node timer holds at most 2^31 − 1 ms (~24.8 days). */
+const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -111,10 +117,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option("--prometheus-port <port>", "Prometheus metrics port", integer("--prometheus-port", 0), 9090)
     .addOption(new Option("--prometheus_port <port>", "alias of --prometheus-port").argParser(integer("--prometheus_port", 0)).hideHelp())
     .option("--worker <n>", "most connector calls running at once; more wait (0: no limit)", integer("--worker", 0), 100)
-    .option("--timeout <seconds>", "stop (gracefully) after this many seconds", integer("--timeout", 1))
+    .option("--timeout <seconds>", "stop (gracefully) after this many seconds", integer("--timeout", 1, MAX_TIMER_SECONDS))
     .option("--tls-cert <file>", "PEM certificate chain: serve TLS (with --tls-key)")
     .option("--tls-key <file>", "PEM private key (with --tls-cert)")
-    .option("--grace-period <seconds>", "on SIGTERM/SIGINT, how long calls in flight may take to finish", integer("--grace-period", 0), 30)
+    .option("--grace-period <seconds>", "on SIGTERM/SIGINT, how long calls in flight may take to finish", integer("--grace-period", 0, MAX_TIMER_SECONDS), 30)
     .option("--max-receive-size <bytes>", "largest request message accepted", integer("--max-receive-size", 1024), 64 * 1024 * 1024)
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"));
   addLoadOptions(serveCommand).action((flags: ServeFlags) => serve(flags));

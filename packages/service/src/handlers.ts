@@ -1,16 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { fromBinary, toBinary, type DescService } from "@bufbuild/protobuf";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { ConnectorError, type ConnectorDispatcher } from "flyte-connectors";
-import type {
-  CreateTaskRequest,
-  DeleteTaskRequest,
-  GetConnectorRequest,
-  GetTaskLogsRequest,
-  GetTaskMetricsRequest,
-  GetTaskRequest,
-  TaskCategory,
+import {
+  CreateTaskRequestSchema,
+  type CreateTaskRequest,
+  type DeleteTaskRequest,
+  type GetConnectorRequest,
+  type GetTaskLogsRequest,
+  type GetTaskMetricsRequest,
+  type GetTaskRequest,
+  type TaskCategory,
 } from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
-import { InputsSchema } from "@flyte-connectors/flyteidl2/flyteidl2/task/common_pb.js";
 import type { Logger } from "pino";
 import type { Limiter } from "./limiter.js";
 import type { OperationLabel, ServiceMetrics } from "./metrics.js";
@@ -32,6 +33,11 @@ export interface CallState {
   inFlight: number;
   /** Called whenever `inFlight` drops to 0. */
   onIdle: (() => void) | undefined;
+  /**
+   * Task types served (set once connectors are loaded; the registry does not change after that): the only
+   * `task_type` metrics label values besides "" and "unknown".
+   */
+  taskTypes: ReadonlySet<string>;
 }
 
 export interface HandlerContext {
@@ -84,25 +90,39 @@ function end(ctx: HandlerContext): void {
   if (--ctx.state.inFlight === 0) ctx.state.onIdle?.();
 }
 
-/** Label objects, reused across calls (task types are few). */
+/** Longest task type written to a log line (the metrics label is bounded separately, see {@link taskTypeLabel}). */
+const MAX_LOGGED_TASK_TYPE = 128;
+
+/**
+ * The `task_type` metrics label: the task type if this service serves it, "" when there is none (metadata calls),
+ * else "unknown". Clients choose task types, so labelling them as sent would add series without bound.
+ */
+function taskTypeLabel(ctx: HandlerContext, taskType: string): string {
+  return taskType === "" || ctx.state.taskTypes.has(taskType) ? taskType : "unknown";
+}
+
+/** Label objects, reused across calls (operations × served task types: bounded). */
 const labelCache = new Map<string, { task_type: string; operation: OperationLabel }>();
 
-function labelsOf(op: OperationLabel, taskType: string): { task_type: string; operation: OperationLabel } {
-  const key = `${op}\u0000${taskType}`;
+function labelsOf(op: OperationLabel, label: string): { task_type: string; operation: OperationLabel } {
+  const key = `${op}\u0000${label}`;
   let labels = labelCache.get(key);
-  if (!labels) {
-    labels = { task_type: taskType, operation: op };
-    if (labelCache.size < 10_000) labelCache.set(key, labels);
-  }
+  if (!labels) labelCache.set(key, (labels = { task_type: label, operation: op }));
   return labels;
 }
 
-function record(ctx: HandlerContext, op: OperationLabel, taskType: string, reqId: string, started: number, error: GrpcError | undefined): void {
+/** The task type as logged: as sent, cut to {@link MAX_LOGGED_TASK_TYPE} characters. */
+function loggedTaskType(taskType: string): string {
+  return taskType.length <= MAX_LOGGED_TASK_TYPE ? taskType : `${taskType.slice(0, MAX_LOGGED_TASK_TYPE)}…`;
+}
+
+/** One call's metrics (`label`: {@link taskTypeLabel}'s) and log line (`taskType`: {@link loggedTaskType}'s). */
+function record(ctx: HandlerContext, op: OperationLabel, taskType: string, label: string, reqId: string, started: number, error: GrpcError | undefined): void {
   const seconds = (performance.now() - started) / 1000;
-  const labels = labelsOf(op, taskType);
+  const labels = labelsOf(op, label);
   ctx.metrics.latency.observe(labels, seconds);
   if (error) {
-    ctx.metrics.failure.inc({ task_type: taskType, operation: op, error_code: httpCode(error.code) });
+    ctx.metrics.failure.inc({ task_type: label, operation: op, error_code: httpCode(error.code) });
     ctx.logger.warn({ reqId, op, taskType, ms: Math.round(seconds * 1e4) / 10, code: statusName(error.code), msg: error.details }, "request failed");
   } else {
     ctx.metrics.success.inc(labels);
@@ -110,12 +130,16 @@ function record(ctx: HandlerContext, op: OperationLabel, taskType: string, reqId
   }
 }
 
-/** How a unary method runs: its metric/log operation, its task type, the dispatcher call, and whether --worker limits it. */
-interface UnarySpec {
-  op: OperationLabel;
-  taskTypeOf: (request: never) => string;
-  run: (request: never, signal: AbortSignal) => Promise<unknown> | unknown;
-  limited: boolean;
+/**
+ * The status of a call whose signal fired (deadline passed / client cancelled) outside the dispatcher — waiting
+ * for a worker slot, or for the client to read a log stream. (Inside it, the dispatcher maps aborts itself.)
+ * The client has already been answered by the transport (or is gone): this is what metrics and logs record.
+ */
+function abortedError(signal: AbortSignal): GrpcError {
+  const reason = signal.reason as { name?: string } | undefined;
+  return reason?.name === "TimeoutError"
+    ? { code: Status.DEADLINE_EXCEEDED, details: "Deadline exceeded." }
+    : { code: Status.CANCELLED, details: "Call cancelled." };
 }
 
 /** The error a failed call answers with: aborted (deadline/cancel) while not inside the dispatcher, or the dispatcher's. */
@@ -123,102 +147,148 @@ function failure(ctx: HandlerContext, error: unknown, signal: AbortSignal, log: 
   return signal.aborted && !(error instanceof ConnectorError) ? abortedError(signal) : toGrpcError(error, ctx, log);
 }
 
-/** A unary connector call: readiness, limiter, abort signal from deadline/cancel, metrics, one log line. */
-async function runUnary(ctx: HandlerContext, spec: UnarySpec, call: ServerCall): Promise<void> {
+/** Runs `work` holding a `--worker` slot (waiting for one first; rejects with the signal's reason if it fires while waiting). */
+async function withSlot<T>(ctx: HandlerContext, signal: AbortSignal, work: () => Promise<T> | T): Promise<T> {
+  const wait = ctx.limiter.acquire(signal);
+  if (wait) await wait;
+  try {
+    return await work();
+  } finally {
+    ctx.limiter.release();
+  }
+}
+
+/** How a connector call runs: its metric/log operation, its task type, and how it answers. */
+interface CallSpec {
+  op: OperationLabel;
+  taskTypeOf: (request: never) => string;
+  /** Called once the service is ready, before `answer`, with the metrics label of the task type. */
+  observe?: (request: never, label: string) => void;
+  /**
+   * Answers the call (respond, or write … end). Resolves undefined when it answered with success, or with the
+   * status to record when the call ended another way (e.g. aborted mid-stream); throws when it failed (the
+   * caller then answers with the mapped status).
+   */
+  answer: (request: never, call: ServerCall) => Promise<GrpcError | undefined>;
+}
+
+/** A connector call: readiness, in-flight count, abort signal from deadline/cancel, metrics, one log line. */
+async function runCall(ctx: HandlerContext, spec: CallSpec, call: ServerCall): Promise<void> {
   const started = performance.now();
   const request = call.request as never;
   const { op } = spec;
-  let taskType = "";
-  let reqId = "";
-  try {
-    taskType = spec.taskTypeOf(request);
-    reqId = requestId(call);
-  } catch (error) {
-    call.fail(Status.INTERNAL, "Internal error");
-    ctx.logger.error({ err: error, op }, "unexpected error in the connector service");
-    return;
-  }
-  if (!ctx.state.ready) {
-    const error = unavailable();
-    record(ctx, op, taskType, reqId, started, error);
-    call.fail(error.code, error.details);
-    return;
-  }
-  begin(ctx);
-  const signal = call.signal;
-  try {
-    let response: unknown;
-    if (spec.limited) {
-      const wait = ctx.limiter.acquire(signal);
-      if (wait) await wait;
-      try {
-        response = await spec.run(request, signal);
-      } finally {
-        ctx.limiter.release();
-      }
-    } else {
-      response = await spec.run(request, signal);
-    }
-    record(ctx, op, taskType, reqId, started, undefined);
-    call.respond(response);
-  } catch (error) {
-    const grpcError = failure(ctx, error, signal, { reqId, op, taskType });
-    record(ctx, op, taskType, reqId, started, grpcError);
-    call.fail(grpcError.code, grpcError.details);
-  } finally {
-    end(ctx);
-  }
-}
-
-/** A call that ended waiting for a worker slot. */
-function abortedError(signal: AbortSignal): GrpcError {
-  const reason = signal.reason as { name?: string } | undefined;
-  return reason?.name === "TimeoutError"
-    ? { code: Status.DEADLINE_EXCEEDED, details: "Deadline exceeded while waiting for a worker." }
-    : { code: Status.CANCELLED, details: "Call cancelled while waiting for a worker." };
-}
-
-async function runGetTaskLogs(ctx: HandlerContext, call: ServerCall): Promise<void> {
-  const started = performance.now();
-  const request = call.request as GetTaskLogsRequest;
-  const taskType = categoryName(request.taskCategory);
+  const sent = spec.taskTypeOf(request);
+  const label = taskTypeLabel(ctx, sent);
+  const taskType = loggedTaskType(sent);
   const reqId = requestId(call);
   if (!ctx.state.ready) {
     const error = unavailable();
-    record(ctx, "logs", taskType, reqId, started, error);
+    record(ctx, op, taskType, label, reqId, started, error);
     call.fail(error.code, error.details);
     return;
   }
   begin(ctx);
-  const signal = call.signal;
   try {
-    const wait = ctx.limiter.acquire(signal);
-    if (wait) await wait;
-    try {
-      for await (const part of ctx.dispatcher.getTaskLogs(request, signal)) {
-        if (signal.aborted || call.done) break;
-        if (!call.write(part)) await call.drained();
-      }
-    } finally {
-      ctx.limiter.release();
-    }
-    record(ctx, "logs", taskType, reqId, started, undefined);
-    call.end();
+    spec.observe?.(request, label);
+    const ended = await spec.answer(request, call);
+    record(ctx, op, taskType, label, reqId, started, ended);
   } catch (error) {
-    const grpcError = failure(ctx, error, signal, { reqId, op: "logs", taskType });
-    record(ctx, "logs", taskType, reqId, started, grpcError);
+    const grpcError = failure(ctx, error, call.signal, { reqId, op, taskType });
+    record(ctx, op, taskType, label, reqId, started, grpcError);
     call.fail(grpcError.code, grpcError.details);
   } finally {
     end(ctx);
   }
 }
 
-function unary(ctx: HandlerContext, spec: UnarySpec): (call: ServerCall) => void {
-  return (call) => void runUnary(ctx, spec, call);
+function handle(ctx: HandlerContext, spec: CallSpec): (call: ServerCall) => void {
+  return (call) => {
+    runCall(ctx, spec, call).catch((error: unknown) => {
+      ctx.logger.error({ err: error, op: spec.op }, "unexpected error in the connector service");
+      call.fail(Status.INTERNAL, "Internal error");
+    });
+  };
 }
 
+/** A unary method: its metric/log operation, its task type, the dispatcher call, and whether --worker limits it. */
+interface UnarySpec<R> {
+  op: OperationLabel;
+  taskTypeOf: (request: R) => string;
+  run: (request: R, signal: AbortSignal) => unknown;
+  /** Holds a `--worker` slot while `run` runs. */
+  limited: boolean;
+  observe?: (request: R, label: string) => void;
+}
+
+function unary<R>(ctx: HandlerContext, spec: UnarySpec<R>): (call: ServerCall) => void {
+  const { run, limited } = spec;
+  return handle(ctx, {
+    op: spec.op,
+    taskTypeOf: spec.taskTypeOf as CallSpec["taskTypeOf"],
+    ...(spec.observe ? { observe: spec.observe as CallSpec["observe"] } : {}),
+    answer: async (request: never, call) => {
+      const signal = call.signal;
+      call.respond(limited ? await withSlot(ctx, signal, () => run(request, signal)) : await run(request, signal));
+      return undefined;
+    },
+  });
+}
+
+/**
+ * GetTaskLogs: streams the dispatcher's parts with backpressure. A `--worker` slot is held only while the
+ * connector produces the next part, not while the stream waits for the client to read (a slow UI log tail must
+ * not starve CreateTask/GetTask).
+ */
+async function streamLogs(ctx: HandlerContext, request: GetTaskLogsRequest, call: ServerCall): Promise<GrpcError | undefined> {
+  const signal = call.signal;
+  const parts = ctx.dispatcher.getTaskLogs(request, signal);
+  let finished = false;
+  try {
+    for (;;) {
+      const next = await withSlot(ctx, signal, () => parts.next());
+      if (next.done) break;
+      if (!signal.aborted && !call.done && !call.write(next.value)) await call.drained();
+      // Deadline passed, client cancelled, or the transport failed the call (a write error: INTERNAL answered).
+      if (signal.aborted) return abortedError(signal);
+      if (call.done) return { code: Status.INTERNAL, details: "Failed to send a response message." };
+    }
+    finished = true;
+  } finally {
+    // Stopped early: close the connector's page iterator (its cleanup is not waited for, nor its errors kept).
+    if (!finished) parts.return(undefined).catch(noop);
+  }
+  call.end();
+  return undefined;
+}
+
+function noop(): void {}
+
+/** The `inputs` (field 1) length of a serialized CreateTaskRequest, read from its top-level fields: no re-encoding. */
+function inputsFieldBytes(bytes: Uint8Array): number {
+  const reader = new BinaryReader(bytes);
+  let size = 0;
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field === 1 && wireType === WireType.LengthDelimited) size += reader.bytes().byteLength;
+    else reader.skip(wireType, field);
+  }
+  return size;
+}
+
+/** `inputs` sizes of decoded CreateTask requests, as received (measured while decoding; gone with the request). */
+const inputSizes = new WeakMap<object, number>();
+
+function decodeCreateTask(bytes: Uint8Array): CreateTaskRequest {
+  const request = fromBinary(CreateTaskRequestSchema, bytes);
+  inputSizes.set(request, inputsFieldBytes(bytes));
+  return request;
+}
+
+/** A handler, optionally with its own request decoder (default: the method's protobuf-es `fromBinary`). */
+export type Handler = ((call: ServerCall) => void) & { decode?: (bytes: Uint8Array) => unknown };
+
 /** Transport method definitions of a protobuf-es service, with its handlers by method local name. */
-export function methodDefinitions(service: DescService, handlers: Record<string, (call: ServerCall) => void>): MethodDefinition[] {
+export function methodDefinitions(service: DescService, handlers: Record<string, Handler>): MethodDefinition[] {
   return service.methods.map((method) => {
     const handler = handlers[method.localName];
     if (!handler) throw new Error(`no handler for ${service.typeName}.${method.name}`);
@@ -228,37 +298,44 @@ export function methodDefinitions(service: DescService, handlers: Record<string,
     return {
       path: `/${service.typeName}/${method.name}`,
       kind: method.methodKind,
-      decode: (bytes: Uint8Array) => fromBinary(input, bytes),
+      decode: handler.decode ?? ((bytes: Uint8Array) => fromBinary(input, bytes)),
       encode: (message: unknown) => toBinary(output, message as never),
       handler,
     };
   });
 }
 
-/** Handlers of flyteidl2.connector.AsyncConnectorService, by method local name. */
-export function asyncConnectorHandlers(ctx: HandlerContext): Record<string, (call: ServerCall) => void> {
+/**
+ * Handlers of flyteidl2.connector.AsyncConnectorService, by method local name. CreateTask, GetTask, DeleteTask
+ * and GetTaskMetrics hold a `--worker` slot while they run; GetTaskLogs only while the connector produces a part.
+ */
+export function asyncConnectorHandlers(ctx: HandlerContext): Record<string, Handler> {
   const d = ctx.dispatcher;
   const byCategory = (r: { taskCategory?: TaskCategory | undefined }) => categoryName(r.taskCategory);
   return {
-    createTask: unary(ctx, {
-      op: "create",
-      taskTypeOf: (request: CreateTaskRequest) => {
-        const taskType = request.template?.type ?? "";
-        ctx.metrics.inputBytes.observe({ task_type: taskType }, request.inputs ? toBinary(InputsSchema, request.inputs).byteLength : 0);
-        return taskType;
-      },
-      run: (request: CreateTaskRequest, signal) => d.createTask(request, signal),
-      limited: true,
-    }),
+    createTask: Object.assign(
+      unary(ctx, {
+        op: "create",
+        taskTypeOf: (r: CreateTaskRequest) => r.template?.type ?? "",
+        run: (r: CreateTaskRequest, s) => d.createTask(r, s),
+        limited: true,
+        observe: (r: CreateTaskRequest, label) => ctx.metrics.inputBytes.observe({ task_type: label }, inputSizes.get(r) ?? 0),
+      }),
+      { decode: decodeCreateTask },
+    ),
     getTask: unary(ctx, { op: "get", taskTypeOf: byCategory, run: (r: GetTaskRequest, s) => d.getTask(r, s), limited: true }),
     deleteTask: unary(ctx, { op: "delete", taskTypeOf: byCategory, run: (r: DeleteTaskRequest, s) => d.deleteTask(r, s), limited: true }),
     getTaskMetrics: unary(ctx, { op: "metrics", taskTypeOf: byCategory, run: (r: GetTaskMetricsRequest, s) => d.getTaskMetrics(r, s), limited: true }),
-    getTaskLogs: (call) => void runGetTaskLogs(ctx, call),
+    getTaskLogs: handle(ctx, {
+      op: "logs",
+      taskTypeOf: byCategory as CallSpec["taskTypeOf"],
+      answer: (request: never, call) => streamLogs(ctx, request, call),
+    }),
   };
 }
 
 /** Handlers of flyteidl2.connector.ConnectorMetadataService (not limited by --worker: they never call connectors). */
-export function metadataHandlers(ctx: HandlerContext): Record<string, (call: ServerCall) => void> {
+export function metadataHandlers(ctx: HandlerContext): Record<string, Handler> {
   const d = ctx.dispatcher;
   return {
     listConnectors: unary(ctx, { op: "list", taskTypeOf: () => "", run: () => d.listConnectors(), limited: false }),

@@ -64,7 +64,11 @@ export class HealthService {
         if (!watchers) this.#watchers.set(service, (watchers = new Set()));
         const set = watchers;
         set.add(call);
-        call.signal.addEventListener("abort", () => set.delete(call), { once: true });
+        // However the call finishes (cancel, deadline, a failed write, end): forget it, and the name if unwatched.
+        call.whenDone(() => {
+          set.delete(call);
+          if (set.size === 0 && this.#watchers.get(service) === set) this.#watchers.delete(service);
+        });
         call.write(this.#statuses.get(service) ?? "SERVICE_UNKNOWN");
       },
     });
@@ -72,9 +76,12 @@ export class HealthService {
 
   /** Ends every Watch stream (shutdown). */
   endWatches(): void {
-    for (const set of this.#watchers.values()) {
-      for (const call of set) call.end();
-      set.clear();
-    }
+    for (const set of [...this.#watchers.values()]) for (const call of [...set]) call.end();
+    this.#watchers.clear();
+  }
+
+  /** Watch streams open, by service name (tests, debugging). */
+  watching(): Map<string, number> {
+    return new Map([...this.#watchers].map(([service, set]) => [service, set.size]));
   }
 }

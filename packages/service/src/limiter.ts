@@ -11,14 +11,6 @@ export class Limiter {
     this.limit = limit > 0 ? limit : Infinity;
   }
 
-  get running(): number {
-    return this.#running;
-  }
-
-  get waiting(): number {
-    return this.#waiting.length;
-  }
-
   /** Resolves when a slot is held; rejects with the signal's reason when it fires first. Call `release()` after. */
   acquire(signal: AbortSignal): Promise<void> | undefined {
     if (this.#running < this.limit) {

@@ -85,7 +85,7 @@ export async function loadModules(specs: readonly string[], cwd: string): Promis
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message.split("\n")[0] ?? error.name : String(error);
+  return error instanceof Error ? error.message.split("\n")[0] || error.name : String(error);
 }
 
 /** `node_modules` folders from cwd upward (Node's lookup order). */

@@ -51,6 +51,7 @@ test('discovery: installed packages with a "flyteConnectors" field are loaded; b
   mkdirSync(path.join(dir, "node_modules", "ts-connectors", "src"));
   writeFileSync(path.join(dir, "node_modules", "ts-connectors", "src", "index.ts"), connector("Ts Thing", "ts_thing").replace("export default {", "const c: Record<string, unknown> = {").replace(/;$/, "; export default c;"));
   pkg("broken", { type: "module", flyteConnectors: "./missing.js" }, {});
+  pkg("throws-bare", { type: "module", flyteConnectors: "./index.js" }, { "index.js": 'throw new TypeError("");' });
   pkg("unrelated", { type: "module", main: "x.js" }, {});
   const service = await startConnectorService({ port: 0, host: "127.0.0.1", prometheusPort: null, logLevel: "silent", builtins: false, cwd: dir });
   try {
@@ -61,7 +62,8 @@ test('discovery: installed packages with a "flyteConnectors" field are loaded; b
         ["Ts Thing", "ts_thing", "ts-connectors (flyteConnectors)"],
       ],
     );
-    assert.deepEqual(service.failures.map((f) => f.source), ["broken (flyteConnectors)"]);
+    assert.deepEqual(service.failures.map((f) => f.source), ["broken (flyteConnectors)", "throws-bare (flyteConnectors)"]);
+    assert.equal(service.failures[1]?.error, "TypeError", "an error without a message is named by its type");
   } finally {
     await service.forceClose();
   }

@@ -8,7 +8,8 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { ConnectorRegistry, ConnectorError } from "flyte-connectors";
 import { AsyncConnectorService, ConnectorMetadataService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
-import { GetTaskRequestSchema } from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
+import { CreateTaskRequestSchema, GetTaskLogsRequestSchema, GetTaskRequestSchema } from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
+import { InputsSchema } from "@flyte-connectors/flyteidl2/flyteidl2/task/common_pb.js";
 import { startConnectorService, type ConnectorServiceHandle, type ConnectorServiceOptions } from "./service.js";
 import { TestConnector, observed } from "./testing/fixture-connectors.js";
 import { healthCheck, testClient, type TestClient } from "./testing/client.js";
@@ -56,6 +57,57 @@ function logSink() {
     },
   });
   return { lines, logger: pino({ level: "info" }, stream) };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Rejects when `promise` takes longer than `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))),
+  ]);
+}
+
+/** A gRPC message frame: flag, 4-byte length (default: the payload's), payload. */
+function frame(flag: number, payload: Uint8Array, len = payload.length): Buffer {
+  return Buffer.concat([Buffer.from([flag, len >>> 24, (len >>> 16) & 255, (len >>> 8) & 255, len & 255]), payload]);
+}
+
+const CREATE_TASK = "/flyteidl2.connector.AsyncConnectorService/CreateTask";
+const GET_TASK = "/flyteidl2.connector.AsyncConnectorService/GetTask";
+const GET_TASK_LOGS = "/flyteidl2.connector.AsyncConnectorService/GetTaskLogs";
+
+function h2c(port: number): http2.ClientHttp2Session {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on("error", () => {});
+  return session;
+}
+
+/**
+ * A gRPC call over a raw HTTP/2 session: resolves when the stream closes, with the grpc-status (from headers or
+ * trailers) and the RST_STREAM code. `read: false` never reads the response (flow control then stops the server).
+ */
+function rawCall(session: http2.ClientHttp2Session, path: string, body: Buffer, headers: Record<string, string> = {}, { read = true } = {}) {
+  return new Promise<{ status: string | undefined; rstCode: number | undefined }>((resolve) => {
+    const req = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...headers });
+    let status: string | undefined;
+    req.on("response", (h) => (status = (h["grpc-status"] as string | undefined) ?? status));
+    req.on("trailers", (t) => (status = t["grpc-status"] as string));
+    req.on("error", () => {});
+    if (read) req.resume();
+    req.on("close", () => resolve({ status, rstCode: req.rstCode }));
+    req.end(body);
+  });
+}
+
+/** A GetTaskLogs request whose connector answers pages without end (fixture meta id "flood"). */
+const floodLogs = () =>
+  frame(0, toBinary(GetTaskLogsRequestSchema, create(GetTaskLogsRequestSchema, { taskCategory: { name: "test", version: 0 }, resourceMeta: new TextEncoder().encode(JSON.stringify({ id: "flood", ms: 0 })) })));
+
+async function scrape(service: ConnectorServiceHandle): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${service.prometheusPort}/metrics`)).text();
 }
 
 async function start(options: ConnectorServiceOptions = {}) {
@@ -156,9 +208,21 @@ describe("connector service over a real gRPC client", () => {
     await rejects(client.unary(A.createTask, createRequest({ mode: "wait" }), { deadline: Date.now() + 300 }), grpc.status.DEADLINE_EXCEEDED);
     const elapsed = Date.now() - t0;
     assert.ok(elapsed < 1500, `ended after ${elapsed} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-    const reason = observed.abortReasons[before] as { name?: string } | undefined;
-    assert.equal(reason?.name, "TimeoutError", "connector's signal fired with a timeout reason");
+    for (let i = 0; i < 100 && observed.abortReasons.length === before; i++) await sleep(10);
+    assert.equal(observed.abortReasons.length, before + 1, "the connector's signal fired");
+    // grpc-js also cancels at its deadline, racing the server's timer (AbortError when its RST_STREAM wins); a raw
+    // client that sends only grpc-timeout shows the reason the server's own deadline gives the connector.
+    const session = h2c(service.port);
+    try {
+      const body = frame(0, toBinary(CreateTaskRequestSchema, create(CreateTaskRequestSchema, createRequest({ mode: "wait" }))));
+      const started = observed.abortReasons.length;
+      assert.equal((await rawCall(session, CREATE_TASK, body, { "grpc-timeout": "200m" })).status, "4");
+      for (let i = 0; i < 100 && observed.abortReasons.length === started; i++) await sleep(10);
+      const reason = observed.abortReasons[started] as { name?: string } | undefined;
+      assert.equal(reason?.name, "TimeoutError", "connector's signal fired with a timeout reason");
+    } finally {
+      session.close();
+    }
   });
 
   test("client cancel mid-call fires the signal", async () => {
@@ -191,47 +255,31 @@ describe("connector service over a real gRPC client", () => {
       socket.on("close", () => resolve());
       socket.resume();
     });
-    // HTTP/2 streams with broken gRPC framing.
-    const session = http2.connect(`http://127.0.0.1:${service.port}`);
-    session.on("error", () => {});
-    const call = (body: Buffer, headers: Record<string, string> = {}) =>
-      new Promise<string | undefined>((resolve) => {
-        const req = session.request({ ":method": "POST", ":path": "/flyteidl2.connector.AsyncConnectorService/GetTask", "content-type": "application/grpc", te: "trailers", ...headers });
-        let status: string | undefined;
-        req.on("response", (h) => (status = (h["grpc-status"] as string | undefined) ?? status));
-        req.on("trailers", (t) => (status = t["grpc-status"] as string));
-        req.on("error", () => {});
-        req.resume();
-        req.on("close", () => resolve(status));
-        req.end(body);
-      });
-    const msg = Buffer.from(toBinary(GetTaskRequestSchema, create(GetTaskRequestSchema, getRequest())));
-    const frame = (flag: number, payload: Buffer, len = payload.length) => Buffer.concat([Buffer.from([flag, len >>> 24, (len >>> 16) & 255, (len >>> 8) & 255, len & 255]), payload]);
-    // grpc-js reads a compressed flag without grpc-encoding as identity; with gzip, bytes that are not gzip fail.
-    assert.ok((await call(frame(1, msg))) !== undefined, "compressed flag without grpc-encoding gets an answer");
-    assert.notEqual(await call(frame(1, msg), { "grpc-encoding": "gzip" }), "0", "compressed message that is not gzip is rejected");
-    assert.notEqual(await call(frame(1, msg), { "grpc-encoding": "br-unknown" }), "0", "unknown encoding is rejected");
-    assert.notEqual(await call(frame(0, msg, msg.length + 100)), "0", "truncated message is rejected");
-    assert.notEqual(await call(frame(0, Buffer.from([0xff, 0xff, 0xff]))), "0", "undecodable protobuf is rejected");
+    // HTTP/2 streams with broken gRPC framing: the codes the README promises.
+    const session = h2c(service.port);
+    const call = async (body: Buffer, headers: Record<string, string> = {}) => (await rawCall(session, GET_TASK, body, headers)).status;
+    const msg = toBinary(GetTaskRequestSchema, create(GetTaskRequestSchema, getRequest()));
+    assert.equal(await call(frame(1, msg)), "13", "compressed flag without grpc-encoding: INTERNAL");
+    assert.equal(await call(frame(1, msg), { "grpc-encoding": "gzip" }), "13", "compressed message that is not gzip: INTERNAL");
+    assert.equal(await call(frame(1, msg), { "grpc-encoding": "br-unknown" }), "12", "unknown encoding: UNIMPLEMENTED");
+    assert.equal(await call(frame(0, msg, msg.length + 100)), "13", "truncated message: INTERNAL");
+    assert.equal(await call(frame(0, Buffer.from([0xff, 0xff, 0xff]))), "13", "undecodable protobuf: INTERNAL");
     assert.equal(await call(frame(0, msg)), "0", "a good message still works on the same connection");
     session.close();
     assert.equal((await client.unary(A.getTask, getRequest())).resource?.phase, 3);
   });
 
-  test("metrics endpoint: names, labels, error codes, default metrics", async () => {
-    const text = await (await fetch(`http://127.0.0.1:${service.prometheusPort}/metrics`)).text();
-    assert.match(text, /flyte_connector_requests_success_total\{task_type="test",operation="get"\} \d+/);
-    assert.match(text, /flyte_connector_requests_success_total\{task_type="test",operation="create"\}/);
-    assert.match(text, /flyte_connector_requests_success_total\{task_type="",operation="list"\}/);
-    assert.match(text, /flyte_connector_requests_failure_total\{task_type="no-such-type",operation="get",error_code="404"\} 1/);
-    assert.match(text, /flyte_connector_requests_failure_total\{task_type="test",operation="create",error_code="400"\}/);
-    assert.match(text, /flyte_connector_requests_failure_total\{task_type="test",operation="create",error_code="500"\}/);
-    assert.match(text, /flyte_connector_requests_failure_total\{task_type="echo",operation="metrics",error_code="501"\}/);
-    assert.match(text, /flyte_connector_request_latency_seconds_count\{task_type="test",operation="get"\}/);
-    assert.match(text, /flyte_connector_input_literal_bytes_sum\{task_type="test"\} \d+/);
-    assert.match(text, /# TYPE flyte_connector_request_latency_seconds summary/);
-    assert.match(text, /nodejs_eventloop_lag_seconds/);
-    assert.match(text, /process_resident_memory_bytes/);
+  test("a grpc-timeout beyond the longest Node timer (grpc-go sends e.g. 2592000S) is no deadline", async () => {
+    const session = h2c(service.port);
+    try {
+      const body = frame(0, toBinary(GetTaskRequestSchema, create(GetTaskRequestSchema, getRequest(100))));
+      for (const timeout of ["2592000S", "99999999H", "2147484S"]) {
+        assert.equal((await rawCall(session, GET_TASK, body, { "grpc-timeout": timeout })).status, "0", `grpc-timeout ${timeout}`);
+      }
+      assert.equal((await rawCall(session, GET_TASK, body, { "grpc-timeout": "20m" })).status, "4", "a short deadline still applies");
+    } finally {
+      session.close();
+    }
   });
 });
 
@@ -286,6 +334,112 @@ describe("service options", () => {
       const got = await client.unary(A.getTask, getRequest(3500));
       assert.equal(got.resource?.phase, 3);
       assert.equal((await client.unary(A.getTask, getRequest(0))).resource?.phase, 3, "same channel still usable");
+    } finally {
+      client.close();
+      await service.forceClose();
+    }
+  });
+
+  test("metrics endpoint: names, labels, error codes, unknown task types, input sizes, default metrics", async () => {
+    const logs = logSink();
+    const service = await start({ logger: logs.logger });
+    const client = testClient(service.port);
+    try {
+      const literal = (s: string) => ({ value: { case: "scalar" as const, value: { value: { case: "primitive" as const, value: { value: { case: "stringValue" as const, value: s } } } } } });
+      const inputs = { literals: [{ name: "a", value: literal("x".repeat(1000)) }, { name: "b", value: literal("yz") }] };
+      const inputsSize = toBinary(InputsSchema, create(InputsSchema, inputs)).byteLength;
+      await client.unary(A.createTask, createRequest({ ms: 0 }, { inputs }));
+      await client.unary(A.createTask, createRequest({ ms: 0 }));
+      await client.unary(A.getTask, getRequest());
+      await client.unary(A.getTask, getRequest());
+      await client.unary(M.listConnectors, {});
+      await rejects(client.unary(A.createTask, createRequest({ mode: "invalid" })), grpc.status.INVALID_ARGUMENT);
+      await rejects(client.unary(A.createTask, createRequest({ mode: "internal" })), grpc.status.INTERNAL);
+      await rejects(client.unary(A.getTaskMetrics, getRequest(0, "echo")), grpc.status.UNIMPLEMENTED);
+      // Task types this service does not serve: one "unknown" series, however many the clients send.
+      const long = "z".repeat(1000);
+      for (const taskType of ["no-such-type-1", "no-such-type-2", long]) await rejects(client.unary(A.getTask, getRequest(0, taskType)), grpc.status.NOT_FOUND);
+      await rejects(client.unary(A.createTask, { ...createRequest({}, { inputs }), template: { type: "no-such-type-3", id: { name: "t" } } }), grpc.status.NOT_FOUND);
+
+      const text = await scrape(service);
+      assert.match(text, /flyte_connector_requests_success_total\{task_type="test",operation="get"\} 2\n/);
+      assert.match(text, /flyte_connector_requests_success_total\{task_type="test",operation="create"\} 2\n/);
+      assert.match(text, /flyte_connector_requests_success_total\{task_type="",operation="list"\} 1\n/);
+      assert.match(text, /flyte_connector_requests_failure_total\{task_type="test",operation="create",error_code="400"\} 1\n/);
+      assert.match(text, /flyte_connector_requests_failure_total\{task_type="test",operation="create",error_code="500"\} 1\n/);
+      assert.match(text, /flyte_connector_requests_failure_total\{task_type="echo",operation="metrics",error_code="501"\} 1\n/);
+      assert.match(text, /flyte_connector_requests_failure_total\{task_type="unknown",operation="get",error_code="404"\} 3\n/);
+      assert.match(text, /flyte_connector_requests_failure_total\{task_type="unknown",operation="create",error_code="404"\} 1\n/);
+      assert.doesNotMatch(text, /no-such-type|zzzz/, "task types sent by clients are not labels");
+      assert.match(text, /flyte_connector_request_latency_seconds_count\{task_type="test",operation="get"\} 2\n/);
+      assert.match(text, /flyte_connector_request_latency_seconds_count\{task_type="unknown",operation="get"\} 3\n/);
+      // The inputs' size as received: exactly their serialized length; requests without inputs count 0.
+      assert.match(text, new RegExp(`flyte_connector_input_literal_bytes_sum\\{task_type="test"\\} ${inputsSize}\\n`));
+      assert.match(text, /flyte_connector_input_literal_bytes_count\{task_type="test"\} 4\n/);
+      assert.match(text, new RegExp(`flyte_connector_input_literal_bytes_sum\\{task_type="unknown"\\} ${inputsSize}\\n`));
+      assert.match(text, /# TYPE flyte_connector_request_latency_seconds summary/);
+      assert.match(text, /nodejs_eventloop_lag_seconds/);
+      assert.match(text, /process_resident_memory_bytes/);
+      // The log lines keep the task type as sent, cut to 128 characters.
+      const failed = logs.lines.map((l) => JSON.parse(l) as { msg: string; taskType?: string }).filter((l) => l.msg === "request failed");
+      assert.ok(failed.some((l) => l.taskType === "no-such-type-1"));
+      assert.ok(failed.some((l) => l.taskType === `${"z".repeat(128)}…`));
+    } finally {
+      client.close();
+      await service.forceClose();
+    }
+  });
+
+  test("a log stream whose client stops reading ends at its deadline: reset with CANCEL, handler done, DEADLINE_EXCEEDED recorded", async () => {
+    const service = await start({ logLevel: "silent", builtins: false });
+    const session = h2c(service.port);
+    try {
+      const closedBefore = observed.floodsClosed;
+      const t0 = Date.now();
+      const result = await within(rawCall(session, GET_TASK_LOGS, floodLogs(), { "grpc-timeout": "300m" }, { read: false }), 3000, "stream reset");
+      assert.equal(result.rstCode, http2.constants.NGHTTP2_CANCEL);
+      assert.ok(Date.now() - t0 < 1500, `reset after ${Date.now() - t0} ms`);
+      for (let i = 0; i < 100 && observed.floodsClosed === closedBefore; i++) await sleep(10);
+      assert.equal(observed.floodsClosed, closedBefore + 1, "the connector's page iterator was closed");
+      const text = await scrape(service);
+      assert.match(text, /flyte_connector_requests_failure_total\{task_type="test",operation="logs",error_code="504"\} 1\n/);
+      assert.doesNotMatch(text, /flyte_connector_requests_success_total\{task_type="test",operation="logs"\}/);
+      // Nothing in flight: a graceful close does not wait out the grace period.
+      const t1 = Date.now();
+      await service.close({ gracePeriodMs: 10_000 });
+      assert.ok(Date.now() - t1 < 2000, `close took ${Date.now() - t1} ms`);
+    } finally {
+      session.destroy();
+      await service.forceClose();
+    }
+  });
+
+  test("--worker: a log stream waiting for its client to read holds no worker slot", async () => {
+    const service = await start({ worker: 1, logLevel: "silent", builtins: false });
+    const session = h2c(service.port);
+    const client = testClient(service.port);
+    try {
+      void rawCall(session, GET_TASK_LOGS, floodLogs(), {}, { read: false });
+      await sleep(200);
+      const got = await client.unary(A.getTask, getRequest(0), { deadline: Date.now() + 1000 });
+      assert.equal(got.resource?.phase, 3);
+    } finally {
+      client.close();
+      session.destroy();
+      await service.forceClose();
+    }
+  });
+
+  test("a grace period beyond the longest Node timer is clamped, not cut to nothing", async () => {
+    const service = await start({ logLevel: "silent", builtins: false, gracePeriodMs: 2 ** 32 });
+    const client = testClient(service.port);
+    try {
+      // Longer than the 500 ms close() gives sessions after the grace period.
+      const slow = client.unary(A.getTask, getRequest(800));
+      await sleep(50);
+      const closed = service.close();
+      assert.equal((await slow).resource?.phase, 3, "the call in flight finishes");
+      await closed;
     } finally {
       client.close();
       await service.forceClose();

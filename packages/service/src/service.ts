@@ -8,7 +8,7 @@ import { HealthService, type ServingStatus } from "./health.js";
 import { Limiter } from "./limiter.js";
 import { discoverPackages, loadModules, type LoadFailure } from "./loader.js";
 import { ServiceMetrics, startMetricsServer } from "./metrics.js";
-import { GrpcServer } from "./transport/server.js";
+import { GrpcServer, MAX_TIMER_MS } from "./transport/server.js";
 
 /** Options of {@link startConnectorService}. Every field is optional. */
 export interface ConnectorServiceOptions {
@@ -23,11 +23,15 @@ export interface ConnectorServiceOptions {
   /** Largest request message accepted, in bytes. Default: 64 MiB. */
   maxReceiveMessageBytes?: number;
   /**
-   * Most connector calls (CreateTask, GetTask, DeleteTask, GetTaskMetrics, GetTaskLogs) running at once; more
-   * wait in FIFO order until a slot frees, their deadline passes or the caller cancels. 0: no limit. Default: 100.
+   * Most connector calls (CreateTask, GetTask, DeleteTask, GetTaskMetrics; GetTaskLogs while the connector
+   * produces a page, not while the stream waits for the client to read) running at once; more wait in FIFO order
+   * until a slot frees, their deadline passes or the caller cancels. 0: no limit. Default: 100.
    */
   worker?: number;
-  /** On close: how long in-flight calls may take to finish before they are cancelled, in ms. Default: 30000. */
+  /**
+   * On close: how long in-flight calls may take to finish before they are cancelled, in ms (at most 2^31 − 1,
+   * ~24.8 days: longer is clamped). Default: 30000.
+   */
   gracePeriodMs?: number;
   /** pino log level ("fatal" … "trace", or "silent"). Default: "info". Ignored when `logger` is given. */
   logLevel?: string;
@@ -100,7 +104,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   const registry = opts.registry ?? new ConnectorRegistry();
   const dispatcher = opts.dispatcher ?? new ConnectorDispatcher(registry, opts.dispatcherOptions ?? {});
   const metrics = new ServiceMetrics();
-  const state: CallState = { ready: false, inFlight: 0, onIdle: undefined };
+  const state: CallState = { ready: false, inFlight: 0, onIdle: undefined, taskTypes: new Set() };
   const ctx: HandlerContext = { dispatcher, metrics, logger, limiter: new Limiter(opts.worker ?? 100), state };
 
   const health = new HealthService(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, "NOT_SERVING" as ServingStatus])));
@@ -129,18 +133,19 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   // Connectors: built-ins, then --modules, then discovered packages. Failures are reported and skipped.
   const served: ServedConnector[] = [];
   const failures: LoadFailure[] = [];
+  const row = (connector: Connector, source: string): ServedConnector => ({ name: connector.name, taskType: connector.taskTypeName, version: connector.taskTypeVersion ?? 0, source });
   const add = (connectors: readonly Connector[], source: string) => {
     for (const connector of connectors) {
       try {
         registry.register(connector);
-        served.push({ name: connector.name, taskType: connector.taskTypeName, version: connector.taskTypeVersion ?? 0, source });
+        served.push(row(connector, source));
       } catch (error) {
         failures.push({ source, error: error instanceof Error ? error.message : String(error) });
       }
     }
   };
   if (!opts.dispatcher) {
-    for (const connector of registry.list()) served.push({ name: connector.name, taskType: connector.taskTypeName, version: connector.taskTypeVersion ?? 0, source: "registry" });
+    for (const connector of registry.list()) served.push(row(connector, "registry"));
     if (opts.builtins ?? true) {
       try {
         const { builtinConnectors } = (await import("flyte-connectors/builtin")) as { builtinConnectors: readonly Connector[] };
@@ -159,6 +164,9 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   for (const failure of failures) logger.error({ source: failure.source, error: failure.error }, "connector module skipped");
   logger.info({ port, prometheusPort: metricsServer?.port, tls: Boolean(opts.tls), connectors: served.map((c) => `${c.taskType}@${c.version}`) }, "serving");
 
+  // The registry is complete now: the task types served bound the metrics' task_type label.
+  const servedRegistry = opts.dispatcher ? (opts.dispatcher as { registry?: ConnectorRegistry }).registry : registry;
+  state.taskTypes = new Set(servedRegistry?.list().map((connector) => connector.taskTypeName));
   state.ready = true;
   setHealth("SERVING");
 
@@ -178,7 +186,8 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   };
   const close = (closeOptions: { gracePeriodMs?: number } = {}) => {
     closing ??= (async () => {
-      const grace = closeOptions.gracePeriodMs ?? opts.gracePeriodMs ?? 30_000;
+      // A timer holds at most 2^31 − 1 ms (~24.8 days); a longer one would fire at once.
+      const grace = Math.min(Math.max(0, closeOptions.gracePeriodMs ?? opts.gracePeriodMs ?? 30_000), MAX_TIMER_MS);
       setHealth("NOT_SERVING");
       logger.info({ inFlight: state.inFlight, graceMs: grace }, "draining");
       // Stop listening and send GOAWAY: new calls go elsewhere, calls in flight continue.

@@ -1,25 +1,7 @@
 import { Status } from "./transport/status.js";
 
-/** gRPC status names the core SDK throws (ConnectorError.code) → gRPC status numbers. */
-const GRPC_CODES: Readonly<Record<string, Status>> = {
-  OK: Status.OK,
-  CANCELLED: Status.CANCELLED,
-  UNKNOWN: Status.UNKNOWN,
-  INVALID_ARGUMENT: Status.INVALID_ARGUMENT,
-  DEADLINE_EXCEEDED: Status.DEADLINE_EXCEEDED,
-  NOT_FOUND: Status.NOT_FOUND,
-  ALREADY_EXISTS: Status.ALREADY_EXISTS,
-  PERMISSION_DENIED: Status.PERMISSION_DENIED,
-  RESOURCE_EXHAUSTED: Status.RESOURCE_EXHAUSTED,
-  FAILED_PRECONDITION: Status.FAILED_PRECONDITION,
-  ABORTED: Status.ABORTED,
-  OUT_OF_RANGE: Status.OUT_OF_RANGE,
-  UNIMPLEMENTED: Status.UNIMPLEMENTED,
-  INTERNAL: Status.INTERNAL,
-  UNAVAILABLE: Status.UNAVAILABLE,
-  DATA_LOSS: Status.DATA_LOSS,
-  UNAUTHENTICATED: Status.UNAUTHENTICATED,
-};
+/** gRPC status names the core SDK throws (ConnectorError.code) → gRPC status numbers: the names of {@link Status}. */
+const GRPC_CODES: ReadonlyMap<string, Status> = new Map(Object.entries(Status));
 
 /**
  * gRPC status → the HTTP-style `error_code` label of `flyte_connector_requests_failure_total`, following the
@@ -45,7 +27,7 @@ const HTTP_CODES: Readonly<Record<number, string>> = {
 };
 
 export function grpcCode(name: string): Status {
-  return GRPC_CODES[name] ?? Status.INTERNAL;
+  return GRPC_CODES.get(name) ?? Status.INTERNAL;
 }
 
 export function httpCode(code: number): string {

@@ -1,10 +1,10 @@
 // Connectors for the service's tests. Also loaded by the CLI tests with `--modules` (a TypeScript file, no build step).
-import { AsyncConnector, ConnectorError, Phase, ResourceMeta, type CreateRequest, type LogsPage, type MetricsResult, type Resource, type ResourceRequest } from "flyte-connectors";
+import { AsyncConnector, ConnectorError, Phase, ResourceMeta, type CreateRequest, type LogsPage, type LogsRequest, type MetricsResult, type Resource, type ResourceRequest } from "flyte-connectors";
 
 export class TestMeta extends ResourceMeta.define({ id: "string", ms: "number" }) {}
 
 /** What the tests observe from inside connector calls. */
-export const observed: { abortReasons: unknown[]; lastCreateInputSize: number } = { abortReasons: [], lastCreateInputSize: 0 };
+export const observed: { abortReasons: unknown[]; lastCreateInputSize: number; floodsClosed: number } = { abortReasons: [], lastCreateInputSize: 0, floodsClosed: 0 };
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -56,8 +56,19 @@ export class TestConnector extends AsyncConnector<TestMeta> {
     return { results: [] };
   }
 
-  override async getLogs(): Promise<LogsPage> {
-    return { lines: ["line 1", "line 2"], token: "next-page" };
+  /** Meta id "flood": pages of 64 KiB, without end (counts `observed.floodsClosed` when the stream stops). */
+  override getLogs({ resourceMeta }: LogsRequest<TestMeta>): Promise<LogsPage> | AsyncIterable<LogsPage> {
+    if (resourceMeta.id === "flood") return flood();
+    return Promise.resolve({ lines: ["line 1", "line 2"], token: "next-page" });
+  }
+}
+
+async function* flood(): AsyncGenerator<LogsPage> {
+  const lines = Array.from({ length: 64 }, (_, i) => `${i} ${"x".repeat(1000)}`);
+  try {
+    for (;;) yield { lines };
+  } finally {
+    observed.floodsClosed++;
   }
 }
 

@@ -44,6 +44,10 @@ const CONNECTION_WINDOW = 8 * 1024 * 1024;
 const MAX_SESSION_MEMORY_MB = 64;
 
 const ACCEPT_ENCODING = "identity,deflate,gzip";
+/** Response headers of every call (frozen: node:http2 copies them). */
+const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = Object.freeze({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": ACCEPT_ENCODING });
+/** Longest timer Node can set (2^31 − 1 ms, ~24.8 days); longer ones fire at once with a TimeoutOverflowWarning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
 
 /** `grpc-timeout` → milliseconds; undefined when absent; NaN when malformed. */
@@ -79,6 +83,8 @@ export class ServerCall {
   #expected = -1;
   #timer: NodeJS.Timeout | undefined = undefined;
   #trailers: http2.OutgoingHttpHeaders | undefined = undefined;
+  /** Run once when the call finishes (answered, failed, timed out or cancelled). */
+  #onDone: Set<() => void> | undefined = undefined;
   #onError: ((error: unknown, path: string) => void) | undefined;
 
   constructor(stream: Stream, headers: http2.IncomingHttpHeaders, method: MethodDefinition, max: number, onError: GrpcServerOptions["onHandlerError"]) {
@@ -113,7 +119,7 @@ export class ServerCall {
     if (stream.destroyed || stream.closed) return;
     try {
       const frame = this.#frame(message);
-      stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": ACCEPT_ENCODING }, { waitForTrailers: true });
+      stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
       stream.once("wantTrailers", onWantTrailers);
       stream.end(frame);
     } catch (error) {
@@ -133,7 +139,7 @@ export class ServerCall {
     try {
       const frame = this.#frame(message);
       if (!stream.headersSent) {
-        stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": ACCEPT_ENCODING }, { waitForTrailers: true });
+        stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
         stream.once("wantTrailers", onWantTrailers);
       }
       return stream.write(frame);
@@ -144,19 +150,32 @@ export class ServerCall {
     }
   }
 
-  /** Resolves when the stream can take more data, or the call ended. */
+  /**
+   * Resolves when the stream can take more data, or when the call is over — it finished (deadline passed, failed,
+   * cancelled) or its stream closed — whichever comes first; never rejects. Check {@link done} after it: a call
+   * whose deadline passed while the client was not reading resolves here and is done.
+   */
   drained(): Promise<void> {
     if (this.#state === DONE) return Promise.resolve();
     return new Promise((resolve) => {
       const stream = this.#stream;
+      const waiters = (this.#onDone ??= new Set());
       const done = () => {
         stream.off("drain", done);
         stream.off("close", done);
+        waiters.delete(done);
         resolve();
       };
       stream.on("drain", done);
       stream.on("close", done);
+      waiters.add(done);
     });
+  }
+
+  /** Runs `callback` once when the call finishes, however it finishes (at once if it already has). */
+  whenDone(callback: () => void): void {
+    if (this.#state === DONE) callback();
+    else (this.#onDone ??= new Set()).add(callback);
   }
 
   /** Server streaming: ends the call with `grpc-status: 0`. */
@@ -177,13 +196,11 @@ export class ServerCall {
     this.#finish();
     const stream = this.#stream;
     if (stream.destroyed || stream.closed) return;
-    const trailers: http2.OutgoingHttpHeaders = { "grpc-status": String(code) };
-    if (message) trailers["grpc-message"] = encodeGrpcMessage(message);
     try {
       if (!stream.headersSent) {
-        stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": ACCEPT_ENCODING, ...trailers }, { endStream: true });
+        trailersOnly(stream, code, message);
       } else {
-        this.#trailers = trailers;
+        this.#trailers = statusTrailers(code, message);
         stream.end();
       }
     } catch {
@@ -212,6 +229,17 @@ export class ServerCall {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
+    const callbacks = this.#onDone;
+    if (callbacks) {
+      this.#onDone = undefined;
+      for (const callback of callbacks) {
+        try {
+          callback();
+        } catch (error) {
+          this.#onError?.(error, this.method.path);
+        }
+      }
+    }
   }
 
   #closeStream(): void {
@@ -222,16 +250,28 @@ export class ServerCall {
     }
   }
 
-  /** @internal */
+  /** @internal a deadline beyond what a timer can hold (~24.8 days; grpc-go sends e.g. `2592000S`) is none. */
   startDeadline(ms: number): void {
-    this.#timer = setTimeout(onDeadline, Math.max(0, ms), this);
+    if (ms <= MAX_TIMER_MS) this.#timer = setTimeout(onDeadline, Math.max(0, ms), this);
   }
 
-  /** @internal the deadline passed: answer DEADLINE_EXCEEDED now, then abort the handler's signal. */
+  /**
+   * @internal the deadline passed: answer DEADLINE_EXCEEDED now, then abort the handler's signal. When response
+   * data is still queued (a client that does not read: flow control would hold the trailers, maybe forever) the
+   * stream is reset with CANCEL instead, as grpc-go's server does.
+   */
   deadline(): void {
     this.#timer = undefined;
     if (this.#state === DONE) return;
     this.fail(Status.DEADLINE_EXCEEDED, "Deadline exceeded");
+    const stream = this.#stream;
+    if (stream.writableLength > 0 && !stream.closed && !stream.destroyed) {
+      try {
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      } catch {
+        // already gone
+      }
+    }
     this.#controller.abort(new DOMException("The call's deadline passed.", "TimeoutError"));
   }
 
@@ -377,11 +417,6 @@ export class GrpcServer {
     });
   }
 
-  /** Connections open now. */
-  get sessions(): number {
-    return this.#sessions.size;
-  }
-
   /**
    * Graceful: stops listening and sends GOAWAY on every connection (calls in flight continue, new ones go
    * elsewhere). Resolves when every connection has closed — call {@link destroy} to cut the rest.
@@ -450,10 +485,14 @@ function httpError(stream: Stream, status: number): void {
   stream.respond({ ":status": status }, { endStream: true });
 }
 
+function statusTrailers(code: number, message: string): http2.OutgoingHttpHeaders {
+  const trailers: http2.OutgoingHttpHeaders = { "grpc-status": String(code) };
+  if (message) trailers["grpc-message"] = encodeGrpcMessage(message);
+  return trailers;
+}
+
+/** A status as the response's only headers (nothing was sent yet); the rest of the request is discarded. */
 function trailersOnly(stream: Stream, code: number, message: string): void {
   stream.resume();
-  stream.respond(
-    { ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": ACCEPT_ENCODING, "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) },
-    { endStream: true },
-  );
+  stream.respond({ ...RESPONSE_HEADERS, ...statusTrailers(code, message) }, { endStream: true });
 }
