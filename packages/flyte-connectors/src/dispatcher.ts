@@ -31,7 +31,7 @@ import { LogLineSchema } from "@flyte-connectors/flyteidl2/flyteidl2/logs/datapl
 import { OutputsSchema } from "@flyte-connectors/flyteidl2/flyteidl2/task/common_pb.js";
 import type { AsyncConnector, CallContext, Connector, LogsPage, Resource } from "./connector.js";
 import { ConnectorError, NotImplementedError, ResourceMetaDecodeError, TypeConversionError } from "./errors.js";
-import { Phase, phaseName } from "./phase.js";
+import { Phase } from "./phase.js";
 import type { ConnectorRegistry } from "./registry.js";
 import { ResourceMeta } from "./resource-meta.js";
 import { decodeInputs, encodeOutputs, type LiteralStorage } from "./types/index.js";
@@ -207,7 +207,7 @@ export class ConnectorDispatcher {
   }
 
   async #resourceProto(outputTypes: Connector["outputTypes"], resource: Resource, signal: AbortSignal): Promise<ResourceProto> {
-    if (!Number.isInteger(resource.phase) || resource.phase <= Phase.UNDEFINED || phaseName(resource.phase).startsWith("PHASE_")) {
+    if (resource.phase === Phase.UNDEFINED || Phase[resource.phase] === undefined) {
       throw new ConnectorError("INTERNAL", `Connector returned an invalid phase: ${String(resource.phase)}.`);
     }
     let outputs;
@@ -309,20 +309,13 @@ async function* one(page: LogsPage): AsyncGenerator<LogsPage> {
   yield page;
 }
 
-function abortError(signal: AbortSignal, operation: Operation): ConnectorError {
-  const reason = signal.reason as { name?: string } | undefined;
-  return reason?.name === "TimeoutError"
-    ? new ConnectorError("DEADLINE_EXCEEDED", `Deadline exceeded during ${operation}.`, { cause: signal.reason })
-    : new ConnectorError("CANCELLED", `Call cancelled during ${operation}.`, { cause: signal.reason });
-}
-
 function throwIfAborted(signal: AbortSignal, operation: Operation): void {
-  if (signal.aborted) throw abortError(signal, operation);
+  if (signal.aborted) throw ConnectorError.fromAbort(signal, operation);
 }
 
 function raceAbort<T>(work: Promise<T>, signal: AbortSignal, operation: Operation): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal, operation));
+    const onAbort = () => reject(ConnectorError.fromAbort(signal, operation));
     signal.addEventListener("abort", onAbort, { once: true });
     work.then(
       (value) => {

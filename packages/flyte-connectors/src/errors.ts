@@ -28,6 +28,18 @@ export class ConnectorError extends Error {
   override get name(): string {
     return this.constructor.name;
   }
+
+  /**
+   * The error for a call whose signal fired: DEADLINE_EXCEEDED when the abort reason is named "TimeoutError"
+   * (as `AbortSignal.timeout` makes it), CANCELLED otherwise. Transports abort with those reasons.
+   */
+  static fromAbort(signal: AbortSignal, during?: string): ConnectorError {
+    const timedOut = (signal.reason as { name?: unknown } | undefined)?.name === "TimeoutError";
+    const where = during ? ` during ${during}` : "";
+    return timedOut
+      ? new ConnectorError("DEADLINE_EXCEEDED", `Deadline exceeded${where}.`, { cause: signal.reason })
+      : new ConnectorError("CANCELLED", `Call cancelled${where}.`, { cause: signal.reason });
+  }
 }
 
 /** No connector is registered for a (task type, version). */

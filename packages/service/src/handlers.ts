@@ -136,10 +136,8 @@ function record(ctx: HandlerContext, op: OperationLabel, taskType: string, label
  * The client has already been answered by the transport (or is gone): this is what metrics and logs record.
  */
 function abortedError(signal: AbortSignal): GrpcError {
-  const reason = signal.reason as { name?: string } | undefined;
-  return reason?.name === "TimeoutError"
-    ? { code: Status.DEADLINE_EXCEEDED, details: "Deadline exceeded." }
-    : { code: Status.CANCELLED, details: "Call cancelled." };
+  const error = ConnectorError.fromAbort(signal);
+  return { code: grpcCode(error.code), details: error.message };
 }
 
 /** The error a failed call answers with: aborted (deadline/cancel) while not inside the dispatcher, or the dispatcher's. */
