@@ -19,7 +19,7 @@ function* testFiles(dir) {
   }
 }
 
-const files = (folders.length ? folders : ["packages", "examples", "test"]).flatMap((f) => [...testFiles(join(root, f))]).sort();
+const files = (folders.length ? folders : ["packages", "connectors", "examples", "test"]).flatMap((f) => [...testFiles(join(root, f))]).sort();
 const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...flags, ...files], {
   cwd: root,
   stdio: "inherit",

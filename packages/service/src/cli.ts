@@ -1,5 +1,9 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { readTlsFiles, startConnectorService, type ConnectorServiceHandle } from "./service.js";
+import { registerManifestsCommand } from "./deploy/command.js";
+import { registerImageCommand } from "./image/command.js";
+import { registerRunCommand } from "./run/command.js";
+import { registerInitCommand } from "./scaffold/command.js";
 import { connectorTable } from "./table.js";
 import { MAX_TIMER_MS } from "./transport/server.js";
 
@@ -127,5 +131,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   addLoadOptions(program.command("list").description("print the connectors that `serve` would serve, then exit")).action(
     (flags: { modules: string[]; discover: boolean; builtins: boolean }) => list(flags),
   );
+  registerRunCommand(program);
+  registerInitCommand(program);
+  registerManifestsCommand(program);
+  registerImageCommand(program);
   await program.parseAsync(argv as string[]);
 }
