@@ -1,0 +1,40 @@
+// Test support for connector packages (not part of the published API: `files` leaves dist/testing out).
+// `serveForTest` starts the real service on a free port with exactly the given connectors and returns a real
+// grpc-js client, so a connector's tests go through the same gRPC path as the Flyte backend.
+import { ConnectorRegistry, type Connector } from "flyte-connectors";
+import { startConnectorService, type ConnectorServiceHandle, type ConnectorServiceOptions } from "../service.js";
+import { healthCheck, testClient, type TestClient } from "./client.js";
+
+export { testClient, healthCheck, type TestClient };
+
+export interface TestService {
+  client: TestClient;
+  handle: ConnectorServiceHandle;
+  /** Closes the client and the service. */
+  close(): Promise<void>;
+}
+
+/** Serves `connectors` (nothing else: no built-ins, no discovery, no metrics port) on 127.0.0.1:<free port>. */
+export async function serveForTest(connectors: readonly Connector[], options: ConnectorServiceOptions = {}): Promise<TestService> {
+  const registry = new ConnectorRegistry();
+  for (const connector of connectors) registry.register(connector);
+  const handle = await startConnectorService({
+    port: 0,
+    host: "127.0.0.1",
+    prometheusPort: null,
+    logLevel: "silent",
+    builtins: false,
+    discover: false,
+    registry,
+    ...options,
+  });
+  const client = testClient(handle.port);
+  return {
+    client,
+    handle,
+    close: async () => {
+      client.close();
+      await handle.forceClose();
+    },
+  };
+}
