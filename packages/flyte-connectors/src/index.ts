@@ -30,3 +30,5 @@ export {
 export * from "./types/index.js";
 export * from "./task/index.js";
 export * from "./executor/index.js";
+export * from "./environment/index.js";
+export * from "./image/index.js";
