@@ -1,0 +1,49 @@
+import { HttpError, parseRetryAfter, withRetries, type RetryOptions } from "./retry.js";
+
+/** One JSON call to an external REST API. */
+export interface JsonRequest {
+  /** Default: "GET", or "POST" when `body` is set. */
+  method?: string;
+  url: string | URL;
+  /** Extra headers (e.g. `authorization`). `accept` and, with a body, `content-type` are JSON by default. */
+  headers?: Readonly<Record<string, string>>;
+  /** Sent as JSON. Default: no body. */
+  body?: unknown;
+  /** Deadline of each attempt in milliseconds. Default: 30 000. */
+  timeout?: number;
+  /** The call's cancellation (the connector's `signal`): stops the attempt in flight and the retries. */
+  signal?: AbortSignal;
+  /** Retries of transient faults; `false` for a single attempt. Default: {@link RetryOptions} defaults. */
+  retry?: RetryOptions | false;
+}
+
+const MAX_ERROR_BODY = 4096;
+
+/**
+ * Sends a JSON request with Node's built-in `fetch` (one keep-alive connection pool per process, shared by all
+ * calls) and returns the parsed JSON reply (`undefined` for an empty body). Non-2xx replies throw {@link HttpError};
+ * transient faults (429, 5xx, resets, per-attempt timeouts) are retried with back-off, honouring `Retry-After`.
+ */
+export async function requestJson<T = unknown>(request: JsonRequest): Promise<T> {
+  const { url, body, signal, timeout = 30_000 } = request;
+  const method = request.method ?? (body === undefined ? "GET" : "POST");
+  const headers: Record<string, string> = { accept: "application/json", ...request.headers };
+  if (body !== undefined) headers["content-type"] ??= "application/json";
+  const path = new URL(url).pathname;
+  const once = async (): Promise<T> => {
+    const attemptSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(timeout)]) : AbortSignal.timeout(timeout);
+    const response = await fetch(url, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: attemptSignal,
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      throw new HttpError(response.status, method, path, text.slice(0, MAX_ERROR_BODY), parseRetryAfter(response.headers.get("retry-after")));
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+  if (request.retry === false) return once();
+  return withRetries(once, { ...(signal ? { signal } : {}), ...request.retry });
+}
