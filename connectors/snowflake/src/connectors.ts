@@ -1,3 +1,5 @@
 // Default export: the connectors the service discovers in this package (package.json "flyteConnectors").
-const connectors: never[] = [];
+import { SnowflakeConnector } from "./connector.js";
+
+const connectors = [new SnowflakeConnector()];
 export default connectors;
