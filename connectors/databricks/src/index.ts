@@ -1,1 +1,9 @@
-export {};
+// Public API of @flyte-connectors/databricks.
+export {
+  DatabricksConnector,
+  DatabricksJobMetadata,
+  DATABRICKS_TOKEN_SECRET,
+  DATABRICKS_INSTANCE_ENV,
+  type DatabricksConnectorOptions,
+} from "./connector.js";
+export { DatabricksTask, type DatabricksTaskOptions } from "./task.js";

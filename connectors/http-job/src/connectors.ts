@@ -1,3 +1,5 @@
+import { HttpJobConnector } from "./connector.js";
+
 // Default export: the connectors the service discovers in this package (package.json "flyteConnectors").
-const connectors: never[] = [];
+const connectors = [new HttpJobConnector()];
 export default connectors;

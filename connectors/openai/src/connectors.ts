@@ -1,3 +1,8 @@
 // Default export: the connectors the service discovers in this package (package.json "flyteConnectors").
-const connectors: never[] = [];
+// Base URL and API key come from the environment (OPENAI_BASE_URL, FLYTE_OPENAI_API_KEY) or the tasks' secrets.
+import type { Connector } from "flyte-connectors";
+import { BatchEndpointConnector } from "./batch.js";
+import { ChatGPTConnector } from "./chatgpt.js";
+
+const connectors: Connector[] = [new ChatGPTConnector(), new BatchEndpointConnector()];
 export default connectors;

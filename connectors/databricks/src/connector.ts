@@ -1,0 +1,248 @@
+import {
+  AsyncConnector,
+  ConnectorError,
+  Phase,
+  ResourceMeta,
+  SecretNotFoundError,
+  type CreateRequest,
+  type Resource,
+  type ResourceRequest,
+  type StatusName,
+} from "flyte-connectors";
+import { describeFault, HttpError, isTransient, pollTolerantly, requestJson, type RetryOptions } from "flyte-connectors/http";
+import { attemptToken } from "./idempotency.js";
+import { buildRunSubmitBody } from "./job-spec.js";
+import { runPhase, type RunState } from "./run-state.js";
+
+/**
+ * Identity of a Databricks run: the same fields, in the same order, as the Python connector's
+ * `DatabricksJobMetadata`, so either connector can poll or cancel a run the other started.
+ */
+export class DatabricksJobMetadata extends ResourceMeta.define({ databricks_instance: "string", run_id: "string" }) {}
+
+/** The secret (a name in `custom.secrets`, resolved by the backend into `connection.secrets`) holding the API token. */
+export const DATABRICKS_TOKEN_SECRET = "databricks_token";
+/** Environment variable naming the workspace when a task sets no `databricksInstance` (as in Python). */
+export const DATABRICKS_INSTANCE_ENV = "FLYTE_DATABRICKS_INSTANCE";
+
+const API = "/api/2.1/jobs";
+
+export interface DatabricksConnectorOptions {
+  /**
+   * Task type served. Default: `"databricks"`, the type flyte-sdk's Databricks tasks have. `"spark"` is the type
+   * flytekit 1.x's legacy Databricks agent served; host it only where no Spark-on-Kubernetes plugin owns that type.
+   */
+  taskTypeName?: "databricks" | "spark";
+  /** Workspace (`<name>.cloud.databricks.com`) for tasks without `databricksInstance`. Default: `$FLYTE_DATABRICKS_INSTANCE`. */
+  defaultInstance?: string;
+  /**
+   * Talk plain HTTP to the workspace (and accept `http://` instances). Only for tests against a local fake: the
+   * token would travel in clear text. Default: false (always HTTPS, as Python).
+   */
+  insecureHttp?: boolean;
+  /** Deadline of each HTTP attempt in milliseconds. Default: 30 000. */
+  requestTimeout?: number;
+  /** Retries of transient faults (429, 5xx, resets) within one call. Default: `requestJson`'s (3 retries, 250 ms…8 s). */
+  retry?: RetryOptions;
+}
+
+/** A Databricks error reply: `{"error_code": "INVALID_PARAMETER_VALUE", "message": "…"}`. */
+function vendorError(error: HttpError): { code: string | undefined; message: string | undefined } {
+  try {
+    const body = JSON.parse(error.body) as { error_code?: unknown; message?: unknown };
+    return {
+      code: typeof body.error_code === "string" ? body.error_code : undefined,
+      message: typeof body.message === "string" ? body.message : undefined,
+    };
+  } catch {
+    return { code: undefined, message: error.body.trim().slice(0, 500) || undefined };
+  }
+}
+
+/** The run no longer exists (or never did) in this workspace. */
+function isMissingRun(error: unknown): boolean {
+  if (!(error instanceof HttpError)) return false;
+  if (error.status === 404) return true;
+  const { code, message } = vendorError(error);
+  return error.status === 400 && (code === "RESOURCE_DOES_NOT_EXIST" || /does not exist/i.test(message ?? ""));
+}
+
+function redact(text: string, token: string): string {
+  return token.length >= 4 ? text.split(token).join("***") : text;
+}
+
+/**
+ * Runs Databricks jobs through the Jobs API 2.1: `create` submits a one-time run (`runs/submit`, with an
+ * idempotency token per task attempt), `get` polls `runs/get`, `delete` calls `runs/cancel`.
+ * The workspace comes from `custom.databricksInstance`, the token from the secret `databricks_token`.
+ */
+export class DatabricksConnector extends AsyncConnector<DatabricksJobMetadata> {
+  readonly name = "Databricks Connector";
+  readonly taskTypeName: string;
+  readonly metadataType = DatabricksJobMetadata;
+  readonly #options: DatabricksConnectorOptions;
+
+  constructor(options: DatabricksConnectorOptions = {}) {
+    super();
+    this.taskTypeName = options.taskTypeName ?? "databricks";
+    this.#options = { ...options };
+  }
+
+  async create(request: CreateRequest): Promise<DatabricksJobMetadata> {
+    const { custom, taskTemplate, secrets, signal } = request;
+    const rawInstance = custom["databricksInstance"] ?? this.#options.defaultInstance ?? process.env[DATABRICKS_INSTANCE_ENV];
+    if (typeof rawInstance !== "string" || rawInstance.trim() === "") {
+      throw new ConnectorError(
+        "INVALID_ARGUMENT",
+        `custom.databricksInstance is missing: set it on the task (e.g. "myorg.cloud.databricks.com") or set ${DATABRICKS_INSTANCE_ENV} for the connector.`,
+      );
+    }
+    const instance = this.#host(rawInstance);
+    const body = buildRunSubmitBody(taskTemplate, custom);
+    const token = this.#token(secrets);
+    body["idempotency_token"] ??= attemptToken(request);
+    if (typeof body["idempotency_token"] === "string" && body["idempotency_token"].length > 64) {
+      throw new ConnectorError("INVALID_ARGUMENT", "custom.databricksConf.idempotency_token is longer than 64 characters.");
+    }
+    let reply: { run_id?: unknown };
+    try {
+      reply = await requestJson<{ run_id?: unknown }>({
+        method: "POST",
+        url: `${this.#base(instance)}${API}/runs/submit`,
+        headers: { authorization: `Bearer ${token}` },
+        body,
+        signal,
+        ...this.#httpOptions(),
+        // Without a token a retried submit could start a second run, so only then is it tried once.
+        ...(body["idempotency_token"] === undefined ? { retry: false } : {}),
+      });
+    } catch (error) {
+      throw this.#callError("runs/submit", error, token, signal);
+    }
+    const runId = reply?.run_id;
+    if ((typeof runId !== "number" && typeof runId !== "string") || runId === "") {
+      throw new ConnectorError("INTERNAL", "Databricks runs/submit answered without a run_id.");
+    }
+    return new DatabricksJobMetadata({ databricks_instance: instance, run_id: String(runId) });
+  }
+
+  async get({ resourceMeta, secrets, signal }: ResourceRequest<DatabricksJobMetadata>): Promise<Resource> {
+    const instance = this.#host(resourceMeta.databricks_instance);
+    const base = this.#base(instance);
+    const token = this.#token(secrets);
+    return pollTolerantly(`databricks:${instance}:${resourceMeta.run_id}`, async () => {
+      let reply: { job_id?: unknown; run_page_url?: unknown; state?: RunState };
+      try {
+        reply = await requestJson({
+          url: `${base}${API}/runs/get?run_id=${encodeURIComponent(resourceMeta.run_id)}`,
+          headers: { authorization: `Bearer ${token}` },
+          signal,
+          ...this.#httpOptions(),
+        });
+      } catch (error) {
+        if (isMissingRun(error)) {
+          return { phase: Phase.FAILED, message: `Databricks run ${resourceMeta.run_id} does not exist in ${instance}.` };
+        }
+        if (isTransient(error) || signal.aborted) throw error; // pollTolerantly reports it as the last known phase
+        throw this.#callError("runs/get", error, token, signal);
+      }
+      const { phase, message } = runPhase(reply?.state);
+      const consoleUrl =
+        typeof reply?.run_page_url === "string" && /^https?:\/\//.test(reply.run_page_url)
+          ? reply.run_page_url
+          : reply?.job_id !== undefined && reply?.job_id !== null
+            ? `${base}/#job/${String(reply.job_id)}/run/${resourceMeta.run_id}`
+            : undefined;
+      return {
+        phase,
+        message: redact(message, token),
+        ...(consoleUrl ? { logLinks: [{ name: "Databricks Console", uri: consoleUrl }] } : {}),
+      };
+    });
+  }
+
+  async delete({ resourceMeta, secrets, signal }: ResourceRequest<DatabricksJobMetadata>): Promise<void> {
+    const instance = this.#host(resourceMeta.databricks_instance);
+    const token = this.#token(secrets);
+    const runId = /^\d+$/.test(resourceMeta.run_id) && Number.isSafeInteger(Number(resourceMeta.run_id)) ? Number(resourceMeta.run_id) : resourceMeta.run_id;
+    try {
+      // Cancelling a finished run is a no-op for Databricks; a run that no longer exists needs nothing either.
+      await requestJson({
+        method: "POST",
+        url: `${this.#base(instance)}${API}/runs/cancel`,
+        headers: { authorization: `Bearer ${token}` },
+        body: { run_id: runId },
+        signal,
+        ...this.#httpOptions(),
+      });
+    } catch (error) {
+      if (isMissingRun(error)) return;
+      throw this.#callError("runs/cancel", error, token, signal);
+    }
+  }
+
+  #httpOptions() {
+    return {
+      ...(this.#options.requestTimeout !== undefined ? { timeout: this.#options.requestTimeout } : {}),
+      ...(this.#options.retry ? { retry: this.#options.retry } : {}),
+    };
+  }
+
+  #token(secrets: Readonly<Record<string, string>>): string {
+    const token = secrets[DATABRICKS_TOKEN_SECRET];
+    if (!token) {
+      throw new SecretNotFoundError(
+        `Secret "${DATABRICKS_TOKEN_SECRET}" is missing: the task must reference a Databricks token as custom.secrets.${DATABRICKS_TOKEN_SECRET}.`,
+      );
+    }
+    return token;
+  }
+
+  /** `host[:port]` of a workspace, from `myorg.cloud.databricks.com` or `https://myorg.cloud.databricks.com/`. */
+  #host(raw: string): string {
+    let text = raw.trim().replace(/\/+$/, "");
+    if (/^https:\/\//i.test(text)) text = text.slice("https://".length);
+    else if (/^http:\/\//i.test(text)) {
+      if (!this.#options.insecureHttp) {
+        throw new ConnectorError("INVALID_ARGUMENT", "custom.databricksInstance must not use http://: the token would travel in clear text.");
+      }
+      text = text.slice("http://".length);
+    }
+    let url: URL | undefined;
+    try {
+      url = new URL(`https://${text}`);
+    } catch {
+      url = undefined;
+    }
+    if (!url || text === "" || /[/?#@\\\s]/.test(text)) {
+      throw new ConnectorError("INVALID_ARGUMENT", `custom.databricksInstance must be a host name such as "myorg.cloud.databricks.com", got ${JSON.stringify(raw.slice(0, 100))}.`);
+    }
+    return url.host;
+  }
+
+  #base(host: string): string {
+    return `${this.#options.insecureHttp ? "http" : "https"}://${host}`;
+  }
+
+  /** A caller-safe error for a failed API call: the vendor's error code and message, never the token. */
+  #callError(call: string, error: unknown, token: string, signal: AbortSignal): unknown {
+    if (signal.aborted || error instanceof ConnectorError) return error;
+    if (error instanceof HttpError) {
+      const vendor = vendorError(error);
+      const detail = [vendor.code, vendor.message].filter(Boolean).join(": ");
+      const code: StatusName = isTransient(error)
+        ? "UNAVAILABLE"
+        : error.status === 400
+          ? "INVALID_ARGUMENT"
+          : error.status === 404
+            ? "NOT_FOUND"
+            : "FAILED_PRECONDITION";
+      const text = `Databricks ${call} failed: HTTP ${error.status}${detail ? ` ${detail}` : ""}`;
+      return new ConnectorError(code, redact(text, token), { cause: error });
+    }
+    if (error instanceof SyntaxError) {
+      return new ConnectorError("UNAVAILABLE", `Databricks ${call} answered with invalid JSON.`, { cause: error });
+    }
+    return new ConnectorError(isTransient(error) ? "UNAVAILABLE" : "INTERNAL", `Databricks ${call} failed: ${describeFault(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,349 @@
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, beforeEach, describe, test } from "node:test";
+import { ConnectorRegistry, decodeOutputs, encodeInputs, FlyteFile, Phase, runTask, TaskFailedError, types } from "flyte-connectors";
+import { serveForTest, type TestService } from "@flyte-connectors/service/testing";
+import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
+import connectors from "./connectors.js";
+import { HttpJobConnector, HttpJobTask, type HttpJobTaskOptions } from "./index.js";
+import { renderJson, renderUrl, valueAt } from "./template.js";
+
+/*
+ * A fake job service of the kind this connector targets (the seed's model-training service, generalized; its own
+ * made-up API, no vendor documentation):
+ * - POST /jobs {epochs, data, tags} → 201 {"job": {"id": "job-N"}}; an Idempotency-Key seen before → 200 with the same job.
+ * - GET /jobs/<id> → {"status": queued | running | succeeded | failed | cancelled | <odd words>, "error"?, "result"?}:
+ *   queued on the first poll, running on the second, then the outcome the submitted `data` scripts
+ *   ("bad": failed, "forever": running, "odd": "hibernating", "custom": "ALL_GOOD"), else succeeded with a result.
+ * - DELETE /jobs/<id> → 204; 404 unknown; 409 already finished.
+ * - Bearer token required (401 echoes the header it got: the connector must not pass it on).
+ */
+const A = AsyncConnectorService.method;
+const TOKEN = "svc-TOKEN-0123456789";
+interface Job {
+  id: string;
+  body: Record<string, unknown>;
+  polls: number;
+  cancels: number;
+  cancelled: boolean;
+  key: string | undefined;
+}
+const jobs = new Map<string, Job>();
+const keys = new Map<string, string>();
+let faults: number[] = [];
+let outage = false;
+let submits = 0;
+let requestsSeen = 0;
+let server: Server;
+let base: string;
+
+function send(response: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) {
+  response.writeHead(status, { "content-type": "application/json", ...headers }).end(body === undefined ? "" : JSON.stringify(body));
+}
+
+async function readBody(request: IncomingMessage): Promise<Record<string, unknown>> {
+  let text = "";
+  for await (const chunk of request) text += String(chunk);
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
+
+function state(job: Job): Record<string, unknown> {
+  if (job.cancelled) return { status: "cancelled", error: "cancelled by user" };
+  if (job.polls <= 1) return { status: "queued" };
+  const data = job.body["data"];
+  if (job.polls === 2 || data === "forever") return { status: "running" };
+  if (data === "bad") return { status: "failed", error: "dataset is empty" };
+  if (data === "odd") return { status: "hibernating" };
+  if (data === "custom") return { status: "ALL_GOOD", result: { model_uri: `s3://models/${job.id}.pt`, accuracy: 0.93, epochs: job.body["epochs"] } };
+  return { status: "Succeeded", result: { model_uri: `s3://models/${job.id}.pt`, accuracy: 0.93, epochs: job.body["epochs"], info: { tags: job.body["tags"] } } };
+}
+
+async function handle(request: IncomingMessage, response: ServerResponse) {
+  requestsSeen++;
+  const fault = faults.shift();
+  if (fault !== undefined) return send(response, fault, { error: "busy" }, { "retry-after": "0" });
+  if (outage) return send(response, 503, { error: "maintenance" });
+  if (request.headers.authorization !== `Bearer ${TOKEN}`) return send(response, 401, { error: `bad credentials: ${request.headers.authorization ?? ""}` });
+  const path = request.url ?? "";
+  if (request.method === "POST" && path === "/jobs") {
+    submits++;
+    const key = request.headers["idempotency-key"] as string | undefined;
+    const existing = key ? keys.get(key) : undefined;
+    if (existing) return send(response, 200, { job: { id: existing } });
+    const body = await readBody(request);
+    if (typeof body["epochs"] !== "number") return send(response, 422, { error: "epochs must be a number" });
+    const job: Job = { id: `job-${jobs.size + 1}`, body, polls: 0, cancels: 0, cancelled: false, key };
+    jobs.set(job.id, job);
+    if (key) keys.set(key, job.id);
+    return send(response, 201, { job: { id: job.id } });
+  }
+  const job = jobs.get(decodeURIComponent(/^\/jobs\/([^/]+)$/.exec(path)?.[1] ?? ""));
+  if (!job) return send(response, 404, { error: "no such job" });
+  if (request.method === "GET") {
+    job.polls++;
+    return send(response, 200, state(job));
+  }
+  if (request.method === "DELETE") {
+    job.cancels++;
+    const status = String(state(job)["status"]).toLowerCase();
+    if (["succeeded", "failed", "cancelled"].includes(status)) return send(response, 409, { error: `job already ${status}` });
+    job.cancelled = true;
+    return send(response, 204);
+  }
+  send(response, 405, { error: "method not allowed" });
+}
+
+before(async () => {
+  server = createServer((request, response) => void handle(request, response));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(() => server.close());
+beforeEach(() => {
+  faults = [];
+  outage = false;
+});
+
+const inputs = { epochs: types.int, data: types.string, tags: types.list(types.string) };
+const outputs = { model: types.file, accuracy: types.float, epochs: types.int, info: types.struct };
+const trainOptions = (overrides: Partial<HttpJobTaskOptions<typeof inputs, typeof outputs>> = {}): HttpJobTaskOptions<typeof inputs, typeof outputs> => ({
+  name: "train",
+  inputs,
+  outputs,
+  submit: { url: `${base}/jobs`, body: { epochs: "{{ inputs.epochs }}", data: "{{ inputs.data }}", tags: "{{ inputs.tags }}", note: "run of {{ inputs.data }}" } },
+  jobIdPath: "job.id",
+  status: { url: `${base}/jobs/{{ jobId }}` },
+  outputPaths: { model: "/result/model_uri", accuracy: "/result/accuracy", epochs: "result.epochs", info: "/result/info" },
+  cancel: { url: `${base}/jobs/{{ jobId }}` },
+  auth: { header: "Authorization", secret: "api_token", scheme: "Bearer" },
+  secrets: { api_token: "TRAIN_API_TOKEN" },
+  logLinks: [{ name: "Job dashboard", url: `${base}/ui/jobs/{{ jobId }}` }],
+  ...overrides,
+});
+const fastRetry = { retries: 3, minDelay: 1, maxDelay: 5 };
+const connector = () => new HttpJobConnector({ retry: fastRetry });
+const decoder = new TextDecoder();
+
+function executionMetadata(run: string, attempt = 0) {
+  return { taskExecutionId: { nodeExecutionId: { nodeId: "a0", executionId: { project: "p", domain: "d", name: run, org: "" } }, retryAttempt: attempt } };
+}
+
+describe("HTTP job connector through the gRPC service", () => {
+  let service: TestService;
+  before(async () => {
+    service = await serveForTest([connector()]);
+  });
+  after(() => service.close());
+
+  const category = { name: "http_job", version: 0 };
+  const connection = { secrets: { api_token: TOKEN } };
+  const create = async (data: string, run: string, attempt = 0, task = new HttpJobTask(trainOptions())) =>
+    (
+      await service.client.unary(A.createTask, {
+        template: task.toTaskTemplate(),
+        inputs: await encodeInputs({ epochs: 3, data, tags: ["a", "b"] }, inputs),
+        outputPrefix: `s3://bucket/shard/${run}/a0/${attempt + 1}`,
+        taskExecutionMetadata: executionMetadata(run, attempt),
+        connection,
+      })
+    ).resourceMeta;
+  const get = async (resourceMeta: Uint8Array) => (await service.client.unary(A.getTask, { taskCategory: category, resourceMeta, outputPrefix: "s3://x/1", connection })).resource!;
+  const del = (resourceMeta: Uint8Array) => service.client.unary(A.deleteTask, { taskCategory: category, resourceMeta, connection });
+  const jobOf = (meta: Uint8Array) => jobs.get((JSON.parse(decoder.decode(meta)) as { job_id: string }).job_id)!;
+  const until = async (meta: Uint8Array, done: (phase: Phase) => boolean) => {
+    const phases: Phase[] = [];
+    let resource = await get(meta);
+    phases.push(resource.phase);
+    while (!done(resource.phase) && phases.length < 10) phases.push((resource = await get(meta)).phase);
+    return { resource, phases };
+  };
+
+  test("success: the body is rendered from inputs, phases follow the status words, outputs come from the final status", async () => {
+    const meta = await create("gs://d/ok.csv", "run-ok");
+    const job = jobOf(meta);
+    assert.deepEqual(job.body, { epochs: 3, data: "gs://d/ok.csv", tags: ["a", "b"], note: "run of gs://d/ok.csv" });
+    assert.match(job.key ?? "", /^flyte-[A-Za-z0-9_-]{43}$/);
+    const { resource, phases } = await until(meta, (p) => p === Phase.SUCCEEDED);
+    assert.deepEqual(phases, [Phase.QUEUED, Phase.RUNNING, Phase.SUCCEEDED]);
+    assert.deepEqual(resource.logLinks.map((l) => [l.name, l.uri]), [["Job dashboard", `${base}/ui/jobs/${job.id}`]]);
+    const values = await decodeOutputs(resource.outputs);
+    assert.ok(values["model"] instanceof FlyteFile);
+    assert.equal(values["model"].uri, `s3://models/${job.id}.pt`);
+    assert.equal(values["accuracy"], 0.93);
+    assert.equal(values["epochs"], 3);
+    assert.deepEqual(values["info"], { tags: ["a", "b"] });
+  });
+
+  test("a failed job is FAILED with the service's error message", async () => {
+    const { resource } = await until(await create("bad", "run-bad"), (p) => p === Phase.FAILED);
+    assert.equal(resource.phase, Phase.FAILED);
+    assert.match(resource.message, /failed: dataset is empty/);
+  });
+
+  test("an unknown status word stays RUNNING with a message; status.phases maps custom words", async () => {
+    const meta = await create("odd", "run-odd");
+    const { resource } = await until(meta, () => false);
+    assert.equal(resource.phase, Phase.RUNNING);
+    assert.match(resource.message, /Unknown job status "hibernating"/);
+    const custom = new HttpJobTask(trainOptions({ status: { url: `${base}/jobs/{{ jobId }}`, phases: { all_good: "SUCCEEDED" } }, outputs: { model: types.file } as never, outputPaths: { model: "/result/model_uri" } as never }));
+    const done = await until(await create("custom", "run-custom", 0, custom), (p) => p === Phase.SUCCEEDED);
+    assert.equal(done.resource.phase, Phase.SUCCEEDED);
+  });
+
+  test("delete cancels a running job; again, or for a finished or unknown job, it is OK", async () => {
+    const meta = await create("forever", "run-cancel");
+    await until(meta, (p) => p === Phase.RUNNING);
+    await del(meta);
+    const job = jobOf(meta);
+    assert.equal(job.cancels, 1);
+    assert.equal((await get(meta)).phase, Phase.FAILED);
+    await del(meta); // 409: already cancelled
+    const finished = await create("gs://d/ok.csv", "run-finished");
+    await until(finished, (p) => p === Phase.SUCCEEDED);
+    await del(finished); // 409: already succeeded
+    const unknown = new TextEncoder().encode(decoder.decode(meta).replace(job.id, "job-404"));
+    await del(unknown); // 404
+  });
+
+  test("a retried CreateTask for the same attempt returns the same job; the next attempt a new one", async () => {
+    const count = jobs.size;
+    const first = await create("forever", "run-idem");
+    const again = await create("forever", "run-idem");
+    assert.equal(decoder.decode(again), decoder.decode(first));
+    assert.equal(jobs.size, count + 1);
+    const next = await create("forever", "run-idem", 1);
+    assert.notEqual(decoder.decode(next), decoder.decode(first));
+    assert.equal(jobs.size, count + 2);
+    await Promise.all([del(first), del(next)]);
+  });
+
+  test("429 and 503 are retried within a call; a persistent outage keeps get at the last phase with a message", async () => {
+    const [submitsBefore, seenBefore] = [submits, requestsSeen];
+    faults = [429, 503];
+    const meta = await create("forever", "run-faults");
+    assert.equal(requestsSeen - seenBefore, 3);
+    assert.equal(submits - submitsBefore, 1);
+    faults = [503, 503];
+    assert.equal((await get(meta)).phase, Phase.QUEUED);
+    assert.equal((await get(meta)).phase, Phase.RUNNING);
+    outage = true;
+    const during = await get(meta);
+    assert.equal(during.phase, Phase.RUNNING);
+    assert.match(during.message, /temporarily unavailable.*503/i);
+    await assert.rejects(create("forever", "run-faults-2"), (e: { code: number; details: string }) => e.code === 14 && /HTTP 503: maintenance/.test(e.details));
+    outage = false;
+    await del(meta);
+  });
+
+  test("bad config is INVALID_ARGUMENT naming the key; a service's 422 is INVALID_ARGUMENT with its message", async () => {
+    const template = new HttpJobTask(trainOptions()).toTaskTemplate();
+    const bad = async (custom: Record<string, unknown>, pattern: RegExp) => {
+      await assert.rejects(
+        service.client.unary(A.createTask, { template: { ...template, custom: { ...template.custom, ...custom } as never }, outputPrefix: "s3://b/x/1", connection }),
+        (e: { code: number; details: string }) => {
+          assert.equal(e.code, 3, e.details);
+          assert.match(e.details, pattern);
+          return true;
+        },
+      );
+    };
+    await bad({ submit: null }, /custom\.submit is missing/);
+    await bad({ submit: { url: "ftp://x/jobs" } }, /custom\.submit\.url must be an http/);
+    await bad({ submit: { url: `${base}/jobs`, body: { n: "{{ inputs.nope }}" } } }, /custom\.submit\.body references \{\{ inputs\.nope \}\}, but the task has no input "nope"/);
+    await bad({ status: { url: `${base}/jobs/{{ inputs.data }}` } }, /custom\.status\.url references \{\{ inputs\.data \}\}; here only jobId/);
+    await bad({ status: { url: `${base}/jobs` } }, /custom\.status\.url must contain \{\{ jobId \}\}/);
+    await bad({ status: { url: `${base}/jobs/{{ jobId }}`, phases: { ok: "DONE" } } }, /custom\.status\.phases\.ok must be one of/);
+    await bad({ submit: { url: `${base}/jobs`, headers: { Authorization: "Bearer x" } } }, /custom\.submit\.headers\.Authorization would put a credential/);
+    await bad({ submit: { url: "http://169.254.169.254/latest/meta-data" } }, /may not call http:\/\/169\.254\.169\.254/);
+    await bad({ cancel: { url: "http://metadata.google.internal/computeMetadata/v1/{{ jobId }}" } }, /custom\.cancel\.url: the connector may not call/);
+    await bad({ submit: { url: `${base}/jobs`, body: { epochs: "many" } } }, /HTTP 422: epochs must be a number/);
+  });
+
+  test("the secret never appears in replies, errors or meta", async () => {
+    const meta = await create("gs://d/ok.csv", "run-secret");
+    assert.ok(!decoder.decode(meta).includes(TOKEN));
+    assert.match(decoder.decode(meta), /"secret": "api_token"/, "the meta names the secret, never its value");
+    const { resource } = await until(meta, (p) => p === Phase.SUCCEEDED);
+    assert.ok(!JSON.stringify(resource, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)).includes(TOKEN));
+    const wrong = "svc-WRONG-9876543210";
+    const task = new HttpJobTask(trainOptions());
+    await assert.rejects(
+      service.client.unary(A.createTask, {
+        template: task.toTaskTemplate(),
+        inputs: await encodeInputs({ epochs: 3, data: "x", tags: [] }, inputs),
+        outputPrefix: "s3://b/secret/1",
+        connection: { secrets: { api_token: wrong } },
+      }),
+      (e: { code: number; details: string }) => {
+        assert.equal(e.code, 9, e.details); // FAILED_PRECONDITION
+        assert.match(e.details, /HTTP 401: bad credentials: Bearer \*\*\*/);
+        assert.ok(!e.details.includes(wrong));
+        return true;
+      },
+    );
+    await assert.rejects(
+      service.client.unary(A.getTask, { taskCategory: category, resourceMeta: meta, connection: { secrets: {} } }),
+      (e: { code: number; details: string }) => e.code === 9 && /Secret "api_token"/.test(e.details),
+    );
+  });
+});
+
+test("templates: whole references keep JSON types, inline ones become text, URL parts are encoded", () => {
+  const scope = { inputs: { n: 3n, big: 2n ** 60n, s: "a b/c", cfg: { lr: 0.1 } }, jobId: "x/y" };
+  assert.deepEqual(renderJson({ n: "{{ inputs.n }}", big: "{{inputs.big}}", lr: "{{ inputs.cfg.lr }}", t: "n={{ inputs.n }}", cfg: "{{ inputs.cfg }}" }, scope, "body"), {
+    n: 3,
+    big: "1152921504606846976",
+    lr: 0.1,
+    t: "n=3",
+    cfg: { lr: 0.1 },
+  });
+  assert.equal(renderUrl("https://h/jobs/{{ jobId }}?q={{ inputs.s }}", scope, "url"), "https://h/jobs/x%2Fy?q=a%20b%2Fc");
+  assert.equal(valueAt({ a: { "b/c": [1, { d: 2 }] } }, "/a/b~1c/1/d"), 2);
+  assert.equal(valueAt({ a: { b: [5] } }, "a.b.0"), 5);
+});
+
+test("the default export serves task type http_job", () => {
+  assert.deepEqual(connectors.map((c) => c.taskTypeName), ["http_job"]);
+});
+
+test("HttpJobTask validates its config when declared", () => {
+  assert.throws(() => new HttpJobTask(trainOptions({ outputPaths: { model: "/m" } as never })), /output "accuracy" needs a path/);
+  assert.throws(() => new HttpJobTask(trainOptions({ secrets: {} })), /auth\.secret "api_token" must be a key of secrets/);
+  assert.throws(() => new HttpJobTask(trainOptions({ jobIdPath: 5 as never })), /custom\.jobIdPath must be a string/);
+});
+
+test("HttpJobTask runs end to end through runTask, with the token from the environment", async () => {
+  process.env["TRAIN_API_TOKEN"] = TOKEN;
+  try {
+    const registry = new ConnectorRegistry().register(connector());
+    const task = new HttpJobTask(trainOptions());
+    const result = await runTask(task, { epochs: 5, data: "gs://d/local.csv", tags: ["x"] }, { registry, pollInterval: 5, quiet: true, handleSigint: false });
+    assert.ok(result.model instanceof FlyteFile);
+    assert.match(result.model.uri, /^s3:\/\/models\/job-\d+\.pt$/);
+    assert.equal(result.epochs, 5);
+    const error = await runTask(task, { epochs: 1, data: "bad", tags: [] }, { registry, pollInterval: 5, quiet: true, handleSigint: false }).catch((e: unknown) => e);
+    assert.ok(error instanceof TaskFailedError);
+    assert.match(error.reason ?? "", /dataset is empty/);
+  } finally {
+    delete process.env["TRAIN_API_TOKEN"];
+  }
+});
+
+test("allowedOrigins: only the listed origins may be called", async () => {
+  const task = new HttpJobTask(trainOptions());
+  const template = task.toTaskTemplate();
+  const request = {
+    taskTemplate: template,
+    custom: template.custom ?? {},
+    inputs: { epochs: 1, data: "forever", tags: [] },
+    outputPrefix: "s3://b/origins/1",
+    taskExecutionMetadata: undefined,
+    secrets: { api_token: TOKEN },
+    configs: {},
+    signal: AbortSignal.timeout(5000),
+  };
+  await assert.rejects(new HttpJobConnector({ allowedOrigins: ["https://jobs.example.com"] }).create(request), /custom\.status\.url: the connector may not call http:\/\/127\.0\.0\.1/);
+  const meta = await new HttpJobConnector({ allowedOrigins: [base], retry: fastRetry }).create(request);
+  assert.match(meta.job_id, /^job-\d+$/);
+});
