@@ -75,7 +75,7 @@ describe("plugin tasks", () => {
     const asSpark = task.override({ pluginConfig: new Spark() });
     assert.ok(asSpark instanceof SparkTask);
     assert.equal(asSpark.toTaskTemplate().type, "spark");
-    const plain = task.override({ pluginConfig: undefined });
+    const plain = task.override({ pluginConfig: null });
     assert.equal(plain.constructor, FunctionTask);
     assert.equal(plain.toTaskTemplate().type, "python");
   });

@@ -197,14 +197,22 @@ export class FunctionTask<I extends TypeSpecs = Record<never, never>, O extends 
 
   /**
    * A copy of this task with some settings replaced (Python's `task.override`); settings left undefined keep
-   * the task's. A `pluginConfig` makes the copy an instance of the task class registered for it.
+   * the task's. A `pluginConfig` makes the copy an instance of the task class registered for it; `null`
+   * removes the plugin config, making the copy a plain FunctionTask.
    * @throws TypeError naming the config's class when none is registered.
    */
-  override(settings: TaskSettings & { shortName?: string }): FunctionTask<I, O> {
-    const given = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)) as TaskSettings;
+  override(settings: Omit<TaskSettings, "pluginConfig"> & { shortName?: string; pluginConfig?: object | null }): FunctionTask<I, O> {
+    const { pluginConfig, ...rest } = settings;
+    const given = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as TaskSettings;
     const options: FunctionTaskOptions<I, O> = { ...this.#options, ...given };
-    const TaskClass =
-      given.pluginConfig === undefined ? (this.constructor as FunctionTaskClass) : (options.plugins ?? TaskPluginRegistry.default).find(given.pluginConfig);
+    let TaskClass = this.constructor as FunctionTaskClass;
+    if (pluginConfig === null) {
+      delete options.pluginConfig;
+      TaskClass = FunctionTask;
+    } else if (pluginConfig !== undefined) {
+      options.pluginConfig = pluginConfig;
+      TaskClass = (options.plugins ?? TaskPluginRegistry.default).find(pluginConfig);
+    }
     return new TaskClass(options) as FunctionTask<I, O>;
   }
 
