@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { readTlsFiles, startConnectorService, type ConnectorServiceHandle } from "./service.js";
+import { addLoadOptions, type LoadFlags } from "./load-options.js";
 import { registerManifestsCommand } from "./deploy/command.js";
 import { registerImageCommand } from "./image/command.js";
 import { registerRunCommand } from "./run/command.js";
@@ -20,18 +21,13 @@ function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
 /** Longest `--timeout`/`--grace-period` in seconds: a Node timer holds at most 2^31 − 1 ms (~24.8 days). */
 const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
-
-interface ServeFlags {
+interface ServeFlags extends LoadFlags {
   port: number;
   host: string;
   prometheusPort: number;
   prometheus_port?: number;
   worker: number;
   timeout?: number;
-  modules: string[];
-  discover: boolean;
-  builtins: boolean;
   tlsCert?: string;
   tlsKey?: string;
   gracePeriod: number;
@@ -39,15 +35,12 @@ interface ServeFlags {
   logLevel: string;
 }
 
-function addLoadOptions(command: Command): Command {
-  return command
-    .option("--modules <module>", "module to load connectors from: a .ts/.js file path or a package name (repeatable)", collect, [])
-    .option("--no-discover", 'do not load installed packages that declare "flyteConnectors" in their package.json')
-    .option("--no-builtins", "do not serve the built-in echo and sleep connectors");
-}
-
 async function serve(flags: ServeFlags): Promise<void> {
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new InvalidArgumentError("--tls-cert and --tls-key go together.");
+  // A signal while connectors load is kept and acted on once the service is up (Node's default would kill at once).
+  let earlySignal: string | undefined;
+  const onEarlySignal = (signal: string) => (earlySignal = signal);
+  process.on("SIGTERM", onEarlySignal).on("SIGINT", onEarlySignal);
   const handle: ConnectorServiceHandle = await startConnectorService({
     port: flags.port,
     host: flags.host,
@@ -61,11 +54,6 @@ async function serve(flags: ServeFlags): Promise<void> {
     logLevel: flags.logLevel,
     ...(flags.tlsCert && flags.tlsKey ? { tls: readTlsFiles(flags.tlsCert, flags.tlsKey) } : {}),
   });
-  process.stderr.write(
-    `flyte-connector: serving gRPC on ${flags.host}:${handle.port}${flags.tlsCert ? " (TLS)" : " (h2c)"}, metrics on :${handle.prometheusPort}\n${connectorTable(handle.connectors)}\n`,
-  );
-  for (const failure of handle.failures) process.stderr.write(`flyte-connector: skipped ${failure.source}: ${failure.error}\n`);
-
   let stopping = false;
   const stop = (reason: string) => {
     if (stopping) {
@@ -90,12 +78,19 @@ async function serve(flags: ServeFlags): Promise<void> {
     handle.logger.fatal({ err: error }, "uncaught exception");
     void handle.forceClose().finally(() => exit(1));
   });
+  process.off("SIGTERM", onEarlySignal).off("SIGINT", onEarlySignal);
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  if (earlySignal) stop(earlySignal);
+  process.stderr.write(
+    `flyte-connector: serving gRPC on ${flags.host}:${handle.port}${flags.tlsCert ? " (TLS)" : " (h2c)"}, metrics on :${handle.prometheusPort}\n${connectorTable(handle.connectors)}\n`,
+  );
+  for (const failure of handle.failures) process.stderr.write(`flyte-connector: skipped ${failure.source}: ${failure.error}\n`);
+
   if (flags.timeout !== undefined) setTimeout(() => stop(`--timeout ${flags.timeout}s`), flags.timeout * 1000).unref();
 }
 
-async function list(flags: { modules: string[]; discover: boolean; builtins: boolean }): Promise<void> {
+async function list(flags: LoadFlags): Promise<void> {
   const handle = await startConnectorService({
     port: 0,
     host: "127.0.0.1",
@@ -129,7 +124,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"));
   addLoadOptions(serveCommand).action((flags: ServeFlags) => serve(flags));
   addLoadOptions(program.command("list").description("print the connectors that `serve` would serve, then exit")).action(
-    (flags: { modules: string[]; discover: boolean; builtins: boolean }) => list(flags),
+    (flags: LoadFlags) => list(flags),
   );
   registerRunCommand(program);
   registerInitCommand(program);

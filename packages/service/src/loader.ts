@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Connector } from "flyte-connectors";
+import type { Connector, ConnectorRegistry } from "flyte-connectors";
 
 /** The package.json field naming a module of connectors: the npm analogue of Python's `flyte.connectors` entry points. */
 export const DISCOVERY_FIELD = "flyteConnectors";
@@ -65,7 +65,8 @@ function moduleUrl(spec: string, cwd: string): string {
   }
 }
 
-async function importFrom(spec: string, cwd: string): Promise<Record<string, unknown>> {
+/** Imports a module by path (relative to cwd) or package name; `.ts` files load through tsx. */
+export async function importModule(spec: string, cwd: string): Promise<Record<string, unknown>> {
   await registerTsx();
   return (await import(moduleUrl(spec, cwd))) as Record<string, unknown>;
 }
@@ -76,7 +77,7 @@ export async function loadModules(specs: readonly string[], cwd: string): Promis
   const failed: LoadFailure[] = [];
   for (const spec of specs) {
     try {
-      loaded.push({ source: spec, connectors: connectorsOf(await importFrom(spec, cwd), spec) });
+      loaded.push({ source: spec, connectors: connectorsOf(await importModule(spec, cwd), spec) });
     } catch (error) {
       failed.push({ source: spec, error: describe(error) });
     }
@@ -149,6 +150,55 @@ export async function discoverPackages(cwd: string): Promise<{ loaded: LoadedSou
         failed.push({ source, error: describe(error) });
       }
     }
+  }
+  return { loaded, failed };
+}
+
+/** Where {@link loadConnectors} looks. */
+export interface LoadOptions {
+  /** The built-in echo and sleep connectors. Default: true. */
+  builtins?: boolean;
+  /** `--modules` values, loaded in order. Default: none. */
+  modules?: readonly string[];
+  /** Installed packages declaring {@link DISCOVERY_FIELD}. Default: true. */
+  discover?: boolean;
+  /** Where module paths are relative to and discovery starts. Default: `process.cwd()`. */
+  cwd?: string;
+}
+
+/**
+ * Registers the built-ins, then `modules`, then discovered packages into `registry` (the order `serve` and `run`
+ * share). A module that fails to load or a connector whose task type is taken is reported and skipped.
+ */
+export async function loadConnectors(
+  registry: ConnectorRegistry,
+  options: LoadOptions,
+): Promise<{ loaded: Array<{ connector: Connector; source: string }>; failed: LoadFailure[] }> {
+  const loaded: Array<{ connector: Connector; source: string }> = [];
+  const failed: LoadFailure[] = [];
+  const add = (connectors: readonly Connector[], source: string) => {
+    for (const connector of connectors) {
+      try {
+        registry.register(connector);
+        loaded.push({ connector, source });
+      } catch (error) {
+        failed.push({ source, error: describe(error) });
+      }
+    }
+  };
+  if (options.builtins ?? true) {
+    try {
+      const { builtinConnectors } = (await import("flyte-connectors/builtin")) as { builtinConnectors: readonly Connector[] };
+      add(builtinConnectors, "flyte-connectors/builtin");
+    } catch (error) {
+      failed.push({ source: "flyte-connectors/builtin", error: describe(error) });
+    }
+  }
+  const cwd = options.cwd ?? process.cwd();
+  const results = [await loadModules(options.modules ?? [], cwd), ...((options.discover ?? true) ? [await discoverPackages(cwd)] : [])];
+  for (const result of results) {
+    for (const source of result.loaded) add(source.connectors, source.source);
+    failed.push(...result.failed);
   }
   return { loaded, failed };
 }

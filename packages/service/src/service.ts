@@ -6,7 +6,7 @@ import { AsyncConnectorService, ConnectorMetadataService } from "@flyte-connecto
 import { asyncConnectorHandlers, metadataHandlers, methodDefinitions, type CallState, type Dispatcher, type HandlerContext } from "./handlers.js";
 import { HealthService, type ServingStatus } from "./health.js";
 import { Limiter } from "./limiter.js";
-import { discoverPackages, loadModules, type LoadFailure } from "./loader.js";
+import { loadConnectors, type LoadFailure } from "./loader.js";
 import { ServiceMetrics, startMetricsServer } from "./metrics.js";
 import { GrpcServer, MAX_TIMER_MS } from "./transport/server.js";
 
@@ -136,32 +136,11 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   const served: ServedConnector[] = [];
   const failures: LoadFailure[] = [];
   const row = (connector: Connector, source: string): ServedConnector => ({ name: connector.name, taskType: connector.taskTypeName, version: connector.taskTypeVersion ?? 0, source });
-  const add = (connectors: readonly Connector[], source: string) => {
-    for (const connector of connectors) {
-      try {
-        registry.register(connector);
-        served.push(row(connector, source));
-      } catch (error) {
-        failures.push({ source, error: error instanceof Error ? error.message : String(error) });
-      }
-    }
-  };
   if (!opts.dispatcher) {
     for (const connector of registry.list()) served.push(row(connector, "registry"));
-    if (opts.builtins ?? true) {
-      try {
-        const { builtinConnectors } = (await import("flyte-connectors/builtin")) as { builtinConnectors: readonly Connector[] };
-        add(builtinConnectors, "flyte-connectors/builtin");
-      } catch (error) {
-        failures.push({ source: "flyte-connectors/builtin", error: error instanceof Error ? error.message : String(error) });
-      }
-    }
-    const cwd = opts.cwd ?? process.cwd();
-    const results = [await loadModules(opts.modules ?? [], cwd), ...(opts.discover ?? true ? [await discoverPackages(cwd)] : [])];
-    for (const result of results) {
-      for (const source of result.loaded) add(source.connectors, source.source);
-      failures.push(...result.failed);
-    }
+    const result = await loadConnectors(registry, { builtins: opts.builtins, modules: opts.modules, discover: opts.discover, cwd: opts.cwd });
+    for (const { connector, source } of result.loaded) served.push(row(connector, source));
+    failures.push(...result.failed);
   }
   for (const failure of failures) logger.error({ source: failure.source, error: failure.error }, "connector module skipped");
   logger.info({ port, prometheusPort: metricsServer?.port, tls: Boolean(opts.tls), connectors: served.map((c) => `${c.taskType}@${c.version}`) }, "serving");

@@ -4,6 +4,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import * as core from "flyte-connectors";
+import { importModule } from "../loader.js";
 import type { BuildTool, Image } from "flyte-connectors";
 
 type Core = Pick<typeof core, "Image" | "ImageBuildEngine">;
@@ -24,18 +25,14 @@ async function coreOf(file: string): Promise<Core | undefined> {
 export async function loadImageSpec(file: string, cwd = process.cwd()): Promise<{ image: Image; engine: Core["ImageBuildEngine"] }> {
   const resolved = path.resolve(cwd, file);
   if (!existsSync(resolved)) throw new InvalidArgumentError(`Image spec file ${file} does not exist.`);
-  const { register } = await import("tsx/esm/api");
-  const unregister = register();
   let module: Record<string, unknown>;
   try {
-    module = (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
+    module = await importModule(resolved, cwd);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     // A .ts file outside an ESM package is compiled as CommonJS, which cannot load the ESM core.
     const hint = code === "ERR_REQUIRE_CYCLE_MODULE" || code === "ERR_REQUIRE_ESM" ? ' (name it .mts, or put it in a package with "type": "module")' : "";
     throw new InvalidArgumentError(`Could not load ${file}${hint}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
-  } finally {
-    await unregister();
   }
   const candidate = module.default ?? module.image;
   if (candidate instanceof core.Image) return { image: candidate, engine: core.ImageBuildEngine };

@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { type Command, InvalidArgumentError } from "commander";
 import {
   ActionFailedError,
@@ -12,18 +11,14 @@ import {
   type RunnableTask,
   type TypeSpecs,
 } from "flyte-connectors";
-import { connectorsOf, discoverPackages, loadModules, type LoadFailure } from "../loader.js";
+import { addLoadOptions, type LoadFlags } from "../load-options.js";
+import { connectorsOf, importModule, loadConnectors as loadServedConnectors, type LoadFailure } from "../loader.js";
 import { InputError, outputsToJson, parseInputs } from "./inputs.js";
 
-interface RunFlags {
-  modules: string[];
-  discover: boolean;
-  builtins: boolean;
+interface RunFlags extends LoadFlags {
   quiet?: boolean;
   pollInterval: number;
 }
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function milliseconds(value: string): number {
   const n = Number(value);
@@ -33,15 +28,11 @@ function milliseconds(value: string): number {
 
 /** Adds `flyte-connector run <file> <task> --<input> <value>…`: runs a task locally (issue 6). */
 export function registerRunCommand(program: Command): void {
-  program
-    .command("run")
+  addLoadOptions(program.command("run"))
     .description("run a task of a .ts/.js file locally (the counterpart of `flyte run`) and print its outputs as JSON")
     .argument("<file>", "module that exports the task (.ts or .js)")
     .argument("<task>", "the task: its export name, its name (<environment>.<task>) or its short name")
     .argument("[inputs...]", "the task's inputs: --<input> <value> … (after `--` if an input is named like an option below)")
-    .option("--modules <module>", "module to load connectors from: a .ts/.js file path or a package name (repeatable)", collect, [])
-    .option("--no-discover", 'do not load installed packages that declare "flyteConnectors" in their package.json')
-    .option("--no-builtins", "do not load the built-in echo and sleep connectors")
     .option("--poll-interval <ms>", "milliseconds between two polls of a connector job", milliseconds, 3000)
     .option("--quiet", "do not write the actions' phases and log links to stderr")
     .allowUnknownOption()
@@ -74,7 +65,7 @@ async function run(file: string, taskName: string, inputArgs: string[], flags: R
     const module = await importFile(file, cwd);
     const task = findTask(module, taskName, file);
     const inputs = parseInputs(inputArgs, task.inputs, task.name, cwd);
-    const { registry, failures } = await loadConnectors(module, file, flags, cwd);
+    const { registry, failures } = await connectorsForRun(module, file, flags, cwd);
     for (const failure of failures) say(`skipped ${failure.source}: ${failure.error}`);
     const controller = new AbortController();
     const onSigint = () => controller.abort(new Error("interrupted (SIGINT)"));
@@ -102,15 +93,10 @@ async function run(file: string, taskName: string, inputArgs: string[], flags: R
 
 class TaskLookupError extends Error {}
 
-let tsxRegistered: Promise<void> | undefined;
-
-/** Imports the user's file; tsx's hooks let it be TypeScript (as the loader does for --modules). */
+/** Imports the user's file (TypeScript through tsx, as --modules). */
 async function importFile(file: string, cwd: string): Promise<Record<string, unknown>> {
-  const full = path.resolve(cwd, file);
-  if (!existsSync(full)) throw new TaskLookupError(`no such file: ${file}`);
-  tsxRegistered ??= import("tsx/esm/api").then(({ register }) => void register());
-  await tsxRegistered;
-  return (await import(pathToFileURL(full).href)) as Record<string, unknown>;
+  if (!existsSync(path.resolve(cwd, file))) throw new TaskLookupError(`no such file: ${file}`);
+  return importModule(path.resolve(cwd, file), cwd);
 }
 
 type AnyTask = RunnableTask<TypeSpecs, TypeSpecs>;
@@ -134,15 +120,15 @@ function findTask(module: Record<string, unknown>, wanted: string, file: string)
   throw new TaskLookupError(`no task "${wanted}" is exported by ${file}. Tasks exported:\n${listing}`);
 }
 
-/** Built-ins, --modules, discovered packages and the file's own connectors, as `serve` loads them. */
-async function loadConnectors(
+/** Built-ins, --modules, discovered packages (as `serve` loads them) and the file's own connectors. */
+async function connectorsForRun(
   module: Record<string, unknown>,
   file: string,
   flags: RunFlags,
   cwd: string,
 ): Promise<{ registry: ConnectorRegistry; failures: LoadFailure[] }> {
   const registry = new ConnectorRegistry();
-  const failures: LoadFailure[] = [];
+  const { failed: failures } = await loadServedConnectors(registry, { builtins: flags.builtins, modules: flags.modules, discover: flags.discover, cwd });
   const add = (connectors: readonly Connector[], source: string) => {
     for (const connector of connectors) {
       try {
@@ -152,15 +138,6 @@ async function loadConnectors(
       }
     }
   };
-  if (flags.builtins) {
-    const { builtinConnectors } = (await import("flyte-connectors/builtin")) as { builtinConnectors: readonly Connector[] };
-    add(builtinConnectors, "flyte-connectors/builtin");
-  }
-  const results = [await loadModules(flags.modules, cwd), ...(flags.discover ? [await discoverPackages(cwd)] : [])];
-  for (const result of results) {
-    for (const source of result.loaded) add(source.connectors, source.source);
-    failures.push(...result.failed);
-  }
   // The file's default export, when it is connectors (a module with tasks and their connectors side by side).
   // Those already loaded (the same file given to --modules, say) are not loaded twice.
   if (module.default !== undefined) {
