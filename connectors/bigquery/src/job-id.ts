@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { attemptIdentity } from "flyte-connectors";
 import type { TaskExecutionMetadata } from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
 
 /** BigQuery's limit on job ids (letters, digits, `_`, `-`; at most 1024 characters). */
@@ -19,8 +20,7 @@ export function jobIdFor(metadata: TaskExecutionMetadata | undefined): string {
   const node = id?.nodeExecutionId;
   const execution = node?.executionId;
   if (!id || !node || !execution || !execution.name) return `flyte_${randomUUID().replace(/-/g, "")}`;
-  const identity = [execution.org, execution.project, execution.domain, execution.name, node.nodeId, String(id.retryAttempt)];
-  const hash = createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 16);
+  const hash = createHash("sha256").update(attemptIdentity({ taskExecutionMetadata: metadata, outputPrefix: "" })!).digest("hex").slice(0, 16);
   const readable = [execution.project, execution.domain, execution.name, node.nodeId].map(sanitize).join("_");
   return `flyte_${readable}_${id.retryAttempt}_${hash}`.slice(-MAX_JOB_ID);
 }

@@ -8,9 +8,9 @@ import {
   type Resource,
   type ResourceRequest,
   type StatusName,
+  attemptToken,
 } from "flyte-connectors";
 import { describeFault, HttpError, isTransient, pollTolerantly, requestJson, type RetryOptions } from "flyte-connectors/http";
-import { attemptToken } from "./idempotency.js";
 import { buildRunSubmitBody } from "./job-spec.js";
 import { runPhase, type RunState } from "./run-state.js";
 

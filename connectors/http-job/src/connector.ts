@@ -10,10 +10,10 @@ import {
   type Resource,
   type ResourceRequest,
   type StatusName,
+  attemptToken,
 } from "flyte-connectors";
 import { describeFault, HttpError, isTransient, pollTolerantly, requestJson, type RetryOptions } from "flyte-connectors/http";
 import { DEFAULT_PHASES, parseConfig, PHASE_NAMES, type OutputKind, type PollSpec } from "./config.js";
-import { attemptToken } from "./idempotency.js";
 import { renderHeader, renderJson, renderUrl, valueAt, type TemplateScope } from "./template.js";
 
 /**

@@ -91,7 +91,7 @@ describe("Batch connector over gRPC", () => {
     assert.equal(batch["endpoint"], "/v1/chat/completions");
     assert.equal(batch["completion_window"], "24h");
     assert.equal(batch.metadata?.["team"], "ml");
-    assert.match(batch.metadata?.[IDEMPOTENCY_METADATA_KEY] ?? "", /^flyte-[0-9a-f]{40}$/);
+    assert.match(batch.metadata?.[IDEMPOTENCY_METADATA_KEY] ?? "", /^flyte-[A-Za-z0-9_-]{43}$/);
 
     const phases: Phase[] = [];
     let resource = await get(meta);

@@ -1,10 +1,10 @@
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import OpenAI, { toFile } from "openai";
 import {
   AsyncConnector,
+  attemptToken,
   ConnectorError,
   ConnectorTask,
   FlyteFile,
@@ -132,7 +132,7 @@ export class BatchEndpointConnector extends AsyncConnector<BatchEndpointMeta> {
     const { custom, signal } = request;
     const organization = optionalString(custom["openai_organization"], "openai_organization");
     const params = batchParams(custom["config"]);
-    const key = idempotencyKey(request);
+    const key = attemptToken(request);
     const client = await this.#client(request);
     const options = requestOptions(signal, organization);
     const meta = (batch: { id: string }) => new BatchEndpointMeta({ openai_org: organization ?? null, batch_id: batch.id });
@@ -308,19 +308,6 @@ function batchParams(config: JsonValue | undefined): { endpoint: string; complet
     delete params["metadata"];
   }
   return params as ReturnType<typeof batchParams>;
-}
-
-/**
- * A key naming the task attempt (run, action, retry attempt), equal for a retried CreateTask of the same attempt
- * and different for the next attempt; undefined when the request carries no execution identity.
- */
-function idempotencyKey({ taskExecutionMetadata }: CreateRequest): string | undefined {
-  const id = taskExecutionMetadata?.taskExecutionId;
-  const node = id?.nodeExecutionId;
-  const run = node?.executionId;
-  if (!id || !node || !run || !run.name) return undefined;
-  const identity = [run.org, run.project, run.domain, run.name, node.nodeId, String(id.retryAttempt)].join("/");
-  return `flyte-${createHash("sha256").update(identity).digest("hex").slice(0, 40)}`;
 }
 
 /** The batch among the most recent ones whose metadata carries `key`. */

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from "node:crypto";
-import { toBinary, type JsonObject } from "@bufbuild/protobuf";
-import { TaskExecutionIdentifierSchema, type TaskExecutionIdentifier } from "@flyte-connectors/flyteidl2/flyteidl2/core/identifier_pb.js";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { TaskLog_LinkType } from "@flyte-connectors/flyteidl2/flyteidl2/core/execution_pb.js";
 import {
+  attemptIdentity,
   AsyncConnector,
   ConnectorError,
   DataFrame,
@@ -74,7 +74,8 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
     this.#retry = { retries: 2, minDelay: 200, maxDelay: 1000, ...options.retry };
   }
 
-  async create({ taskTemplate, custom, inputs, secrets, signal, taskExecutionMetadata }: CreateRequest): Promise<SnowflakeJobMetadata> {
+  async create(request: CreateRequest): Promise<SnowflakeJobMetadata> {
+    const { taskTemplate, custom, inputs, secrets, signal } = request;
     const config = readConfig(custom);
     const statement = taskTemplate.target.case === "sql" ? taskTemplate.target.value.statement : "";
     if (!statement.trim()) throw new ConnectorError("INVALID_ARGUMENT", "The Snowflake task has no SQL statement (TaskTemplate.sql.statement).");
@@ -102,7 +103,7 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
     const target = this.#target(meta, secrets, signal);
     let reply: ApiReply;
     try {
-      reply = await submitStatement(target, requestIdOf(taskExecutionMetadata?.taskExecutionId), body);
+      reply = await submitStatement(target, requestIdOf(attemptIdentity(request)), body);
     } catch (error) {
       throw transportError(error, signal, "submitting the statement");
     }
@@ -238,13 +239,12 @@ function credentialsOf(account: string, user: string, secrets: CallContext["secr
 const REQUEST_ID_NAMESPACE = Buffer.from("5b3c2f0e8d6a4e1b9f7a2c4d6e8f0a1b", "hex");
 
 /**
- * The SQL API `requestId` of one task attempt: a UUID v5 of the task execution id (task, node, execution, retry
- * attempt). A CreateTask repeated for the same attempt resubmits the same request id, and Snowflake does not run
- * the statement again; a new attempt gets a new id. Without an execution id (never from the backend): a random UUID.
+ * The SQL API `requestId` of one task attempt: a UUID v5 of its `attemptIdentity`. A CreateTask repeated for the same attempt resubmits the same request id, and Snowflake does not run
+ * the statement again; a new attempt gets a new id. Without any identity (never from the backend): a random UUID.
  */
-function requestIdOf(taskExecutionId: TaskExecutionIdentifier | undefined): string {
-  if (!taskExecutionId) return randomUUID();
-  const hash = createHash("sha1").update(REQUEST_ID_NAMESPACE).update(toBinary(TaskExecutionIdentifierSchema, taskExecutionId)).digest();
+function requestIdOf(identity: string | undefined): string {
+  if (identity === undefined) return randomUUID();
+  const hash = createHash("sha1").update(REQUEST_ID_NAMESPACE).update(identity).digest();
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString("hex");

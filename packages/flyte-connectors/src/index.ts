@@ -13,6 +13,7 @@ export {
   type LogsRequest,
   type LogsPage,
 } from "./connector.js";
+export { attemptIdentity, attemptToken } from "./attempt.js";
 export { ResourceMeta, type ResourceMetaType, type DefinedResourceMeta, type FieldSpec, type FieldSpecs, type FieldValues } from "./resource-meta.js";
 export { ConnectorRegistry, type RegisterOptions, type ConnectorMetadata, type TaskCategory } from "./registry.js";
 export { Phase, isTerminalPhase, convertToFlytePhase, phaseName } from "./phase.js";
