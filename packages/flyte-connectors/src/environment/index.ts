@@ -12,4 +12,4 @@ export { TaskPluginRegistry, type PluginConfigClass } from "./plugin-registry.js
 export type { TaskLink, LinkContext } from "./links.js";
 export type { Resources, Device, DeviceClass, CpuQuantity } from "./resources.js";
 export type { Secret, SecretRequest } from "./secrets.js";
-export { runLocal, callTask, ActionFailedError, type RunLocalOptions, type RunnableTask } from "./run.js";
+export { runLocal, callTask, isInRun, ActionFailedError, type RunLocalOptions, type RunnableTask } from "./run.js";

@@ -137,6 +137,11 @@ export async function runLocal<I extends TypeSpecs, O extends TypeSpecs>(
  * @throws ActionFailedError when the called action fails (let it propagate: the run then names that action).
  * @throws Error when called outside a run (start one with {@link runLocal}).
  */
+/** True inside a task of a local run (where {@link callTask} works). */
+export function isInRun(): boolean {
+  return currentAction.getStore() !== undefined;
+}
+
 export function callTask<I extends TypeSpecs, O extends TypeSpecs>(task: RunnableTask<I, O>, inputs: InferShape<I>): Promise<InferShape<O>> {
   const parent = currentAction.getStore();
   if (!parent) {

@@ -118,12 +118,14 @@ describe("flyte-connectors/http", () => {
   });
 
   test("pollTolerantly keeps the last phase seen during an outage and rethrows definite errors", async () => {
-    const queued = await pollTolerantly("job-7", async () => ({ phase: Phase.QUEUED }));
+    const link = { name: "Console", uri: "https://console.example.com/jobs/7" };
+    const queued = await pollTolerantly("job-7", async () => ({ phase: Phase.QUEUED, logLinks: [link] }));
     assert.equal(queued.phase, Phase.QUEUED);
     const during = await pollTolerantly("job-7", async () => {
       throw new HttpError(503, "GET", "/jobs/7", "");
     });
     assert.equal(during.phase, Phase.QUEUED);
+    assert.deepEqual(during.logLinks, [link]);
     assert.match(during.message ?? "", /HTTP 503 from GET \/jobs\/7/);
     const unknownJob = await pollTolerantly("job-never-seen", async () => {
       throw new HttpError(502, "GET", "/jobs/8", "");

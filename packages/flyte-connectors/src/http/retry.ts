@@ -99,7 +99,9 @@ export async function withRetries<T>(attempt: (attemptNumber: number) => Promise
       return await attempt(n);
     } catch (error) {
       if (n >= retries || signal?.aborted || !shouldRetry(error)) throw error;
-      const retryAfter = error instanceof HttpError ? error.retryAfterMs : undefined;
+      // Any error may carry the server's wish (`retryAfterMs`), e.g. one a vendor client's error was mapped to.
+      const wish = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+      const retryAfter = typeof wish === "number" && wish >= 0 ? wish : undefined;
       const delay = retryAfter !== undefined ? Math.min(retryAfter, maxDelay) : Math.random() * Math.min(maxDelay, minDelay * 2 ** n);
       await sleep(delay, undefined, signal ? { signal } : {}).catch(() => signal?.throwIfAborted());
     }

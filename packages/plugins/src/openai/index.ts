@@ -7,7 +7,7 @@
  * `ChatCompletionMessageFunctionToolCall`, `ChatCompletionToolMessageParam`, Responses `FunctionTool`); they are
  * declared here so this package does not depend on `openai`, and the objects are assignable to those types.
  */
-import { callTask, runLocal, type FunctionTask, type InferShape, type TypeSpecs } from "flyte-connectors";
+import { callTask, isInRun, runLocal, type FunctionTask, type InferShape, type TypeSpecs } from "flyte-connectors";
 import { ArgumentError, fromJsonArgument, isOptional, parametersSchema, strictBlocker, toJsonResult, type JsonSchema } from "./schema.js";
 
 export { ArgumentError } from "./schema.js";
@@ -178,13 +178,6 @@ export async function runToolCall(tools: readonly FunctionTool<any, any>[], tool
 }
 
 async function runTask(task: FunctionTask<TypeSpecs, TypeSpecs>, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
-  try {
-    return await callTask(task, inputs);
-  } catch (error) {
-    // callTask refuses at once outside a run; then the call is a run of its own.
-    if (error instanceof Error && error.name === "Error" && /outside a run/.test(error.message)) {
-      return runLocal(task, inputs, { quiet: true, handleSigint: false });
-    }
-    throw error;
-  }
+  // Inside a run the call is an action of it; outside, a run of its own.
+  return isInRun() ? callTask(task, inputs) : runLocal(task, inputs, { quiet: true, handleSigint: false });
 }
