@@ -1,33 +1,75 @@
-// Runs the README's code blocks marked `<!-- readme-test: NAME -->` with plain Node, against the built
-// packages, so the front door stays true to the code.
+// Runs the code blocks marked `<!-- readme-test: NAME -->` in the README and docs/ against the built packages
+// (.mjs with plain Node, .ts through tsx), so the documentation stays true to the code.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { promisify } from "node:util";
 
 const root = join(import.meta.dirname, "..");
-const readme = readFileSync(join(root, "README.md"), "utf8");
-const blocks = new Map(
-  [...readme.matchAll(/<!-- readme-test: (\S+) -->\n```\w+\n([\s\S]*?)```/g)].map((m) => [m[1]!, m[2]!] as const),
-);
+const documents = ["README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => join("docs", f))];
+const blocks = new Map<string, string>();
+for (const document of documents) {
+  for (const m of readFileSync(join(root, document), "utf8").matchAll(/<!-- readme-test: (\S+) -->\n```\w+\n([\s\S]*?)```/g)) {
+    assert.ok(!blocks.has(m[1]!), `two blocks are named ${m[1]}`);
+    blocks.set(m[1]!, m[2]!);
+  }
+}
 // Inside the repository so that `import "flyte-connectors"` resolves as it does for a user of the workspace.
 mkdirSync(join(root, "node_modules", ".cache"), { recursive: true });
 const dir = mkdtempSync(join(root, "node_modules", ".cache", "readme-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function runBlock(name: string): Promise<string> {
+  return (await runBlockOutput(name)).stdout;
+}
+
+async function runBlockOutput(name: string): Promise<{ stdout: string; stderr: string }> {
   const code = blocks.get(name);
   assert.ok(code, `README has no block marked readme-test: ${name}`);
   const file = join(dir, name);
   writeFileSync(file, code);
-  const { stdout } = await promisify(execFile)(process.execPath, [file], { cwd: dir, timeout: 30_000 });
-  return stdout;
+  const loader = name.endsWith(".ts") ? ["--import", "tsx"] : [];
+  return promisify(execFile)(process.execPath, [...loader, file], { cwd: dir, timeout: 30_000 });
 }
 
 test("the README's connector from scratch runs with plain Node and prints its outputs", async () => {
   assert.equal((await runBlock("quickstart.mjs")).trim(), "{ words: 6 }");
+});
+
+test("the environment example runs locally, names the failed action, and serializes", async () => {
+  await runBlock("hello-workflow.mjs");
+  const [first, failure] = (await runBlock("run-local.mjs")).trim().split("\n");
+  assert.equal(first, "HELLO FLYTEHELLO FLYTE");
+  assert.match(failure ?? "", /^a0 hello_world\.shout: .*times/);
+  assert.match(await runBlock("serialize.mjs"), /^python hello_world\.greeting ghcr\.io\/acme\/hello:1\.0 /);
+});
+
+test("the README's Dask environment serializes as the Python plugin does and runs locally", async () => {
+  const [type, custom, result] = (await runBlock("dask-environment.ts")).trim().split("\n");
+  assert.equal(type, "dask");
+  assert.deepEqual(JSON.parse(custom ?? ""), {
+    scheduler: {},
+    workers: { numberOfWorkers: 4, resources: { requests: [{ name: "CPU", value: "2" }, { name: "MEMORY", value: "4Gi" }], limits: [{ name: "MEMORY", value: "8Gi" }] } },
+  });
+  assert.equal(result, "[ 2, 4, 6 ]");
+});
+
+test("the plugin examples of docs/environments.md run and print what the text says", async () => {
+  const [ray, spark, torch] = (await runBlock("plugins-configs.ts")).trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.ok(ray?.["rayCluster"], "Ray custom has rayCluster");
+  assert.equal(spark?.["executorPath"], "/opt/venv/bin/python");
+  assert.deepEqual(torch?.["elasticConfig"], { rdzvBackend: "c10d", minReplicas: 2, maxReplicas: 4, nprocPerNode: 8, maxRestarts: 3 });
+
+  const { stderr } = await runBlockOutput("plugins-wandb.ts");
+  assert.match(stderr, /Weights & Biases: https:\/\/wandb\.ai\/acme\/mnist\/runs\/r1-a0/);
+  assert.match(stderr, /Weights & Biases Sweep: https:\/\/wandb\.ai\/acme\/mnist\/sweeps\/k3x9d2/);
+
+  const tools = await runBlock("plugins-openai-tools.ts");
+  assert.match(tools, /"name":"get_weather"/);
+  assert.match(tools, /tool_call_id: 'call_abc123'/);
+  assert.match(tools, /content: '\{"temperature":21\.5\}'/);
 });
 
 test("TypeScript users get declarations: a strict consumer of flyte-connectors type-checks", async () => {
