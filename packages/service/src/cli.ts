@@ -32,6 +32,7 @@ interface ServeFlags extends LoadFlags {
   tlsKey?: string;
   gracePeriod: number;
   maxReceiveSize: number;
+  maxConnectionAge: number;
   logLevel: string;
 }
 
@@ -51,6 +52,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     builtins: flags.builtins,
     gracePeriodMs: flags.gracePeriod * 1000,
     maxReceiveMessageBytes: flags.maxReceiveSize,
+    maxConnectionAgeMs: flags.maxConnectionAge * 1000,
     logLevel: flags.logLevel,
     ...(flags.tlsCert && flags.tlsKey ? { tls: readTlsFiles(flags.tlsCert, flags.tlsKey) } : {}),
   });
@@ -120,6 +122,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option("--tls-cert <file>", "PEM certificate chain: serve TLS (with --tls-key)")
     .option("--tls-key <file>", "PEM private key (with --tls-cert)")
     .option("--grace-period <seconds>", "on SIGTERM/SIGINT, how long calls in flight may take to finish", integer("--grace-period", 0, MAX_TIMER_SECONDS), 30)
+    .option("--max-connection-age <seconds>", "send GOAWAY on each connection after this long (±10%), so clients re-resolve and reach new replicas (0: never)", integer("--max-connection-age", 0, MAX_TIMER_SECONDS), 0)
     .option("--max-receive-size <bytes>", "largest request message accepted", integer("--max-receive-size", 1024), 64 * 1024 * 1024)
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"));
   addLoadOptions(serveCommand).action((flags: ServeFlags) => serve(flags));

@@ -23,6 +23,11 @@ export interface ConnectorServiceOptions {
   /** Largest request message accepted, in bytes. Default: 64 MiB. */
   maxReceiveMessageBytes?: number;
   /**
+   * GOAWAY on each connection after this many ms (±10%): clients reconnect and re-resolve, so replicas added by a
+   * scale-up get calls. 0: never. Default: 0.
+   */
+  maxConnectionAgeMs?: number;
+  /**
    * Most connector calls (CreateTask, GetTask, DeleteTask, GetTaskMetrics; GetTaskLogs while the connector
    * produces a page, not while the stream waits for the client to read) running at once; more wait in FIFO order
    * until a slot frees, their deadline passes or the caller cancels. 0: no limit. Default: 100.
@@ -117,6 +122,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   const server = new GrpcServer({
     maxReceiveMessageBytes: opts.maxReceiveMessageBytes ?? 64 * 1024 * 1024,
     tls: opts.tls,
+    maxConnectionAgeMs: opts.maxConnectionAgeMs ?? 0,
     onHandlerError: (error, path) => logger.error({ err: error, path }, "unexpected error in the gRPC transport"),
   });
   for (const method of methodDefinitions(AsyncConnectorService, asyncConnectorHandlers(ctx))) server.add(method);

@@ -10,6 +10,7 @@ interface ManifestFlags {
   port: number;
   prometheusPort: number;
   gracePeriod: number;
+  maxConnectionAge: number;
   worker?: number;
   logLevel?: string;
   serveArg: string[];
@@ -89,7 +90,7 @@ function toOptions(flags: ManifestFlags): ManifestOptions {
   }
   for (const arg of flags.serveArg) {
     // These also shape the probes, ports and grace period of the pod: they must come from the flags of the same name.
-    const managed = /^(--port|--prometheus-port|--prometheus_port|--grace-period)(=|$)/.exec(arg);
+    const managed = /^(--port|--prometheus-port|--prometheus_port|--grace-period|--max-connection-age)(=|$)/.exec(arg);
     if (managed) throw new InvalidArgumentError(`--serve-arg ${arg}: use ${managed[1] === "--prometheus_port" ? "--prometheus-port" : managed[1]} of \`manifests\` itself (it also sets the probes, ports and grace period).`);
   }
   const unset = (q: string) => (q === "none" ? null : q);
@@ -119,6 +120,7 @@ function toOptions(flags: ManifestFlags): ManifestOptions {
     port: flags.port,
     prometheusPort: flags.prometheusPort,
     gracePeriodSeconds: flags.gracePeriod,
+    maxConnectionAgeSeconds: flags.maxConnectionAge,
     extraArgs,
     requestsCpu: unset(flags.requestsCpu),
     requestsMemory: unset(flags.requestsMemory),
@@ -146,6 +148,7 @@ export function registerManifestsCommand(program: Command): void {
     .option("--port <port>", "gRPC port", integer("--port", 1, 65535), d.port)
     .option("--prometheus-port <port>", "Prometheus metrics port", integer("--prometheus-port", 1, 65535), d.prometheusPort)
     .option("--grace-period <seconds>", "the service's drain time on SIGTERM; the pod gets 15 s more", integer("--grace-period", 0, 86400), d.gracePeriodSeconds)
+    .option("--max-connection-age <seconds>", "passed to serve: renew each backend connection this often so new pods get calls (0: never)", integer("--max-connection-age", 0, 86400), d.maxConnectionAgeSeconds)
     .option("--worker <n>", "passed to serve: most connector calls running at once per pod (0: no limit)", integer("--worker", 0, 1_000_000))
     .addOption(new Option("--log-level <level>", "passed to serve").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]))
     .option("--serve-arg <arg>", "further argument of `flyte-connector serve`, e.g. --serve-arg=--host --serve-arg=:: (repeatable)", (value: string, previous: string[]) => [...previous, value], [])

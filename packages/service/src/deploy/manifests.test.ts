@@ -91,7 +91,7 @@ test("manifests: defaults give a valid ServiceAccount, Deployment and headless S
   assert.equal(container.image, DEFAULT_IMAGE);
   assert.match(DEFAULT_IMAGE, /^ghcr\.io\/flyteorg\/flyte-connectors-ts:\d+\.\d+\.\d+/);
   assert.equal(container.command, undefined, "the image's ENTRYPOINT (flyte-connector serve) runs");
-  assert.deepEqual(container.args, ["--port", "8000", "--prometheus-port", "9090", "--grace-period", "30"]);
+  assert.deepEqual(container.args, ["--port", "8000", "--prometheus-port", "9090", "--grace-period", "30", "--max-connection-age", "300"]);
   assert.deepEqual(container.ports.map((p: any) => [p.name, p.containerPort]), [["grpc", 8000], ["metrics", 9090]]);
   for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
     assert.deepEqual(container[probe].grpc, { port: 8000 }, `${probe} is a native gRPC probe on the health service ("")`);
@@ -232,6 +232,7 @@ test("chart values.yaml defaults are the CLI defaults", () => {
   assert.equal(values.ports.containerPort, d.port);
   assert.equal(values.metrics.port, d.prometheusPort);
   assert.equal(values.gracePeriodSeconds, d.gracePeriodSeconds);
+  assert.equal(values.maxConnectionAgeSeconds, d.maxConnectionAgeSeconds);
   assert.deepEqual(values.resources, { requests: { cpu: d.requestsCpu, memory: d.requestsMemory }, limits: { cpu: d.limitsCpu, memory: d.limitsMemory } });
   assert.equal(values.autoscaling.targetCPUUtilizationPercentage, d.hpaCpuPercent);
   assert.equal(values.autoscaling.enabled, false);
@@ -288,7 +289,7 @@ test("chart and CLI print the same objects for the same settings (helm template)
   const scenarios: { flags: string[]; release: string; namespace: string; values: object }[] = [
     { flags: [], release: "flyte-connector", namespace: "flyte", values: {} },
     {
-      flags: ["--name", "conn", "--namespace", "data", "--replicas", "3", "--image", "registry.example.com/team/conn:1.2.3", "--image-pull-policy", "Always", "--secret", "conn-secret", "--env", "A=1", "--service-monitor", "--hpa-max", "6", "--hpa-min", "2", "--hpa-cpu", "60", "--worker", "50", "--serve-arg=--host", "--serve-arg=::", "--requests-cpu", "250m", "--limits-cpu", "none", "--port", "8001", "--prometheus-port", "9091", "--grace-period", "60"],
+      flags: ["--name", "conn", "--namespace", "data", "--replicas", "3", "--image", "registry.example.com/team/conn:1.2.3", "--image-pull-policy", "Always", "--secret", "conn-secret", "--env", "A=1", "--service-monitor", "--hpa-max", "6", "--hpa-min", "2", "--hpa-cpu", "60", "--worker", "50", "--serve-arg=--host", "--serve-arg=::", "--requests-cpu", "250m", "--limits-cpu", "none", "--port", "8001", "--prometheus-port", "9091", "--grace-period", "60", "--max-connection-age", "120"],
       release: "conn",
       namespace: "data",
       values: {
@@ -303,6 +304,7 @@ test("chart and CLI print the same objects for the same settings (helm template)
         ports: { containerPort: 8001 },
         metrics: { port: 9091 },
         gracePeriodSeconds: 60,
+        maxConnectionAgeSeconds: 120,
       },
     },
     { flags: ["--replicas", "2", "--no-pdb"], release: "flyte-connector", namespace: "flyte", values: { replicaCount: 2, podDisruptionBudget: { enabled: false } } },

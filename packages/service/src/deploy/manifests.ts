@@ -40,6 +40,11 @@ export interface ManifestOptions {
   prometheusPort?: number;
   /** The service's `--grace-period` in seconds; the pod's `terminationGracePeriodSeconds` is this plus 15. Default 30. */
   gracePeriodSeconds?: number;
+  /**
+   * The service's `--max-connection-age` in seconds: each backend connection is renewed this often, so pods added
+   * by a scale-up (or the autoscaler) get calls; 0 never renews. Default 300.
+   */
+  maxConnectionAgeSeconds?: number;
   /** Further `flyte-connector serve` arguments (e.g. `["--worker", "200"]`). Default none. */
   extraArgs?: readonly string[];
   /** CPU request. Default `500m`. */
@@ -72,6 +77,7 @@ export const MANIFEST_DEFAULTS = {
   port: 8000,
   prometheusPort: 9090,
   gracePeriodSeconds: 30,
+  maxConnectionAgeSeconds: 300,
   requestsCpu: "500m",
   requestsMemory: "256Mi",
   limitsCpu: "1",
@@ -136,7 +142,17 @@ export function buildManifests(options: ManifestOptions = {}): Manifest[] {
     image: options.image ?? MANIFEST_DEFAULTS.image,
     imagePullPolicy: options.imagePullPolicy ?? MANIFEST_DEFAULTS.imagePullPolicy,
     // The image's ENTRYPOINT is `flyte-connector serve` (as the repository's Dockerfile): only its flags here.
-    args: ["--port", String(port), "--prometheus-port", String(prometheusPort), "--grace-period", String(gracePeriodSeconds), ...(options.extraArgs ?? [])],
+    args: [
+      "--port",
+      String(port),
+      "--prometheus-port",
+      String(prometheusPort),
+      "--grace-period",
+      String(gracePeriodSeconds),
+      "--max-connection-age",
+      String(options.maxConnectionAgeSeconds ?? MANIFEST_DEFAULTS.maxConnectionAgeSeconds),
+      ...(options.extraArgs ?? []),
+    ],
     ports: [
       { name: GRPC_PORT_NAME, containerPort: port, protocol: "TCP" },
       { name: METRICS_PORT_NAME, containerPort: prometheusPort, protocol: "TCP" },

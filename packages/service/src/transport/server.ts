@@ -27,6 +27,12 @@ export interface GrpcServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
   /** Told about handler bugs (a handler that threw). */
   onHandlerError?: (error: unknown, path: string) => void;
+  /**
+   * Send GOAWAY on a connection this many milliseconds (±10%, so clients do not all reconnect at once) after it
+   * opened; its calls in flight finish, new ones go to a new connection. Clients re-resolve their target then,
+   * which is how the replicas a scale-up added get traffic (gRPC's MAX_CONNECTION_AGE). Default: 0, never.
+   */
+  maxConnectionAgeMs?: number;
 }
 
 /**
@@ -393,6 +399,11 @@ export class GrpcServer {
       session.once("close", () => this.#sessions.delete(session));
       if (this.#closed) session.close();
       else trySetWindow(session);
+      const maxAge = this.#options.maxConnectionAgeMs ?? 0;
+      if (maxAge > 0) {
+        const timer = setTimeout(() => closeQuietly(session), Math.min(maxAge * (0.9 + Math.random() * 0.2), MAX_TIMER_MS)).unref();
+        session.once("close", () => clearTimeout(timer));
+      }
     });
     this.#server.on("sessionError", noop);
     this.#server.on("unknownProtocol", (socket: { destroy(): void }) => socket.destroy());
@@ -424,13 +435,7 @@ export class GrpcServer {
   close(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
-      for (const session of this.#sessions) {
-        try {
-          session.close();
-        } catch {
-          // already closing
-        }
-      }
+      for (const session of this.#sessions) closeQuietly(session);
     });
     return this.#closed;
   }
@@ -469,6 +474,15 @@ export class GrpcServer {
         // gone
       }
     }
+  }
+}
+
+/** GOAWAY, then close once the session's streams are done. */
+function closeQuietly(session: http2.ServerHttp2Session): void {
+  try {
+    session.close();
+  } catch {
+    // already closing
   }
 }
 
