@@ -10,8 +10,9 @@ export interface FakeJob {
 
 /**
  * The training service of seed 000's connector, for tests: POST /train → `{job_id}`; GET /train/<id> → 503
- * once, "running" once more, then "finished" with `results` (or "failed" when epochs > 100); DELETE
- * /train/<id>. The same shapes as the fake in model-training.test.ts.
+ * once (a non-200 the connector reports as still running), "running" once more, then "finished" with `results`;
+ * "failed" when epochs > 100 or the dataset is `gs://bucket/bad.csv`; `gs://bucket/forever.csv` never ends;
+ * DELETE /train/<id>.
  */
 export async function startFakeTrainingService(): Promise<{ endpoint: string; jobs: Map<string, FakeJob>; close(): Promise<void> }> {
   const jobs = new Map<string, FakeJob>();
@@ -38,8 +39,9 @@ export async function startFakeTrainingService(): Promise<{ endpoint: string; jo
     if (request.method === "GET") {
       job.polls++;
       if (job.polls === 1) return send(503, { error: "warming up" });
-      if (job.polls < 3) return send(200, { status: "running" });
+      if (job.body.dataset_uri === "gs://bucket/forever.csv" || job.polls < 3) return send(200, { status: "running" });
       if ((job.body.epochs ?? 0) > 100) return send(200, { status: "failed", error: "too many epochs" });
+      if (job.body.dataset_uri === "gs://bucket/bad.csv") return send(200, { status: "failed", error: "dataset is empty" });
       return send(200, { status: "finished", results: `s3://models/${id}/model.pt` });
     }
     send(405);

@@ -1,59 +1,19 @@
 import assert from "node:assert/strict";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { ConnectorRegistry, FlyteFile, Phase, runTask, TaskFailedError } from "flyte-connectors";
+import { startFakeTrainingService, type FakeJob } from "./fake-training-service.js";
 import connectors, { ModelTrainJobMeta, ModelTrainingConnector, ModelTrainTask } from "./index.js";
 
-/** A tiny training service: POST /train, GET /train/<id> (503, running, then finished), DELETE /train/<id>. */
-interface Job {
-  body: { dataset_uri?: string; epochs?: number };
-  polls: number;
-  deletes: number;
-}
-const jobs = new Map<string, Job>();
-let server: Server;
+let service: Awaited<ReturnType<typeof startFakeTrainingService>>;
 let endpoint: string;
-
-async function readJson(request: IncomingMessage): Promise<unknown> {
-  let text = "";
-  for await (const chunk of request) text += String(chunk);
-  return JSON.parse(text);
-}
+let jobs: Map<string, FakeJob>;
 
 before(async () => {
-  server = createServer(async (request, response) => {
-    const send = (status: number, body?: unknown) => {
-      response.writeHead(status, { "content-type": "application/json" }).end(body === undefined ? "" : JSON.stringify(body));
-    };
-    const id = /^\/train\/([^/]+)$/.exec(request.url ?? "")?.[1];
-    if (request.method === "POST" && request.url === "/train") {
-      const jobId = `job-${jobs.size + 1}`;
-      jobs.set(jobId, { body: (await readJson(request)) as Job["body"], polls: 0, deletes: 0 });
-      return send(201, { job_id: jobId });
-    }
-    const job = id ? jobs.get(id) : undefined;
-    if (!job) return send(404, { error: "no such job" });
-    if (request.method === "DELETE") {
-      job.deletes++;
-      return send(200, {});
-    }
-    if (request.method === "GET") {
-      job.polls++;
-      if (job.polls === 1) return send(503, { error: "warming up" }); // non-200: still RUNNING
-      if (job.body.dataset_uri === "gs://bucket/forever.csv" || job.polls < 3) return send(200, { status: "running" });
-      if (job.body.dataset_uri === "gs://bucket/bad.csv") return send(200, { status: "failed", error: "dataset is empty" });
-      return send(200, { status: "finished", results: `s3://models/${id}/model.pt` });
-    }
-    send(405);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/train`;
+  service = await startFakeTrainingService();
+  ({ endpoint, jobs } = service);
 });
 
-after(() => {
-  server.close();
-});
+after(() => service.close());
 
 function capture() {
   let text = "";

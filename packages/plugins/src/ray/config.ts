@@ -3,7 +3,7 @@ import { RayJobSchema } from "@flyte-connectors/flyteidl2/flyteidl2/plugins/ray_
 import { stringify as yamlStringify } from "yaml";
 import { checkPodTemplate, k8sPodJson, nodePodTemplate, type PodTemplate } from "../internal/pod-template.js";
 import { canonicalJson } from "../internal/proto-json.js";
-import { pythonJsonDumps } from "../internal/python-json.js";
+import { pythonJsonDumps } from "flyte-connectors";
 import { checkResources, type PodResources } from "../internal/resources.js";
 
 // Container names flyteplugins.ray gives the head and worker containers when it builds their pod specs.

@@ -4,8 +4,7 @@
  * `@wandb_init` / `@wandb_sweep` start runs with the `wandb` Python library; a TypeScript task logs to W&B
  * with whatever client it uses, under the run id {@link wandbRunId} gives, so the links point at it.
  */
-import type { LinkContext, Secret, TaskLink } from "flyte-connectors";
-import { pythonJsonDumps } from "../internal/python-json.js";
+import { pythonJsonDumps, type LinkContext, type Secret, type TaskLink } from "flyte-connectors";
 
 /** How a task's W&B run relates to its parent's (Python's `run_mode`). */
 export type WandbRunMode = "auto" | "new" | "shared";
