@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
-import { isatty } from "node:tty";
 import { create } from "@bufbuild/protobuf";
 import { TaskLogSchema } from "@flyte-connectors/flyteidl2/flyteidl2/core/execution_pb.js";
 import { Phase } from "../phase.js";
@@ -11,6 +10,7 @@ import { ConnectorTask, type TypeSpecs } from "../task/index.js";
 import { decodeInputs, decodeOutputs, encodeInputs, encodeOutputs, type InferShape } from "../types/index.js";
 import { FunctionTask } from "./function-task.js";
 import type { LinkContext } from "./links.js";
+import { runCancellation } from "../executor/cancellation.js";
 
 /** A task that can be run or called: a function task or a connector task. */
 export type RunnableTask<I extends TypeSpecs, O extends TypeSpecs> = FunctionTask<I, O> | ConnectorTask<I, O>;
@@ -103,13 +103,7 @@ export async function runLocal<I extends TypeSpecs, O extends TypeSpecs>(
   inputs: InferShape<I>,
   options: RunLocalOptions = {},
 ): Promise<InferShape<O>> {
-  const cancel = new AbortController();
-  const onAbort = () => cancel.abort(options.signal?.reason);
-  const onSigint = () => cancel.abort(new Error("interrupted (SIGINT)"));
-  if (options.signal?.aborted) onAbort();
-  options.signal?.addEventListener("abort", onAbort, { once: true });
-  const handleSigint = options.handleSigint ?? isatty(0);
-  if (handleSigint) process.once("SIGINT", onSigint);
+  const cancellation = runCancellation(options);
   const run: RunState = {
     runName: options.runName ?? `r${randomBytes(5).toString("hex")}`,
     project: options.project ?? "local",
@@ -119,14 +113,13 @@ export async function runLocal<I extends TypeSpecs, O extends TypeSpecs>(
     output: options.quiet ? undefined : plainLines(options.output ?? process.stderr),
     pollInterval: options.pollInterval,
     env: options.env,
-    signal: cancel.signal,
+    signal: cancellation.signal,
     actions: 0,
   };
   try {
     return await runAction(run, undefined, task, inputs);
   } finally {
-    options.signal?.removeEventListener("abort", onAbort);
-    if (handleSigint) process.off("SIGINT", onSigint);
+    cancellation.dispose();
   }
 }
 

@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rmdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isatty } from "node:tty";
 import { pathToFileURL } from "node:url";
 import { create, fromBinary, type JsonObject } from "@bufbuild/protobuf";
 import {
@@ -23,6 +22,7 @@ import { decodeOutputs, encodeInputs, type InferShape } from "../types/index.js"
 import { localPathOf } from "../types/storage.js";
 import { TaskFailedError } from "./errors.js";
 import { Progress, type ProgressOutput } from "./progress.js";
+import { runCancellation } from "./cancellation.js";
 
 /** Exponential back-off of the poll interval: each wait is `factor` times the previous one, up to `maxInterval`. */
 export interface Backoff {
@@ -108,13 +108,7 @@ export async function runTask<I extends TypeSpecs, O extends TypeSpecs>(
   const progress = new Progress(task.name, options.quiet ? undefined : (options.output ?? process.stderr));
 
   // One controller for every way to cancel, so cancellation is handled (and delete called) in one place.
-  const cancel = new AbortController();
-  const onAbort = () => cancel.abort(options.signal?.reason);
-  const onSigint = () => cancel.abort(new Error("interrupted (SIGINT)"));
-  if (options.signal?.aborted) onAbort();
-  options.signal?.addEventListener("abort", onAbort, { once: true });
-  const handleSigint = options.handleSigint ?? isatty(0);
-  if (handleSigint) process.once("SIGINT", onSigint);
+  const cancel = runCancellation(options);
 
   let tempDir: string | undefined;
   try {
@@ -168,8 +162,7 @@ export async function runTask<I extends TypeSpecs, O extends TypeSpecs>(
     return (await readOutputs(task, template, resource, outputPrefix)) as InferShape<O>;
   } finally {
     progress.stop();
-    options.signal?.removeEventListener("abort", onAbort);
-    if (handleSigint) process.off("SIGINT", onSigint);
+    cancel.dispose();
     // Only an empty directory goes: anything the connector wrote there (returned files) stays.
     if (tempDir) await rmdir(tempDir).catch(() => {});
   }
