@@ -22,7 +22,10 @@ export interface LoadFailure {
 
 let tsxRegistered: Promise<void> | undefined;
 
-/** Lets plain `import()` load TypeScript (tsx's ESM hooks, registered once, process-wide). */
+/**
+ * Lets plain `import()` load TypeScript (tsx's ESM hooks, registered once, process-wide). The hooks slow every
+ * later import (Node 20 runs them off-thread): discovered packages with a JavaScript entry load without them.
+ */
 function registerTsx(): Promise<void> {
   tsxRegistered ??= import("tsx/esm/api").then(({ register }) => {
     register();
@@ -67,6 +70,7 @@ function moduleUrl(spec: string, cwd: string): string {
 
 /** Imports a module by path (relative to cwd) or package name; `.ts` files load through tsx. */
 export async function importModule(spec: string, cwd: string): Promise<Record<string, unknown>> {
+  // A user's file may be TypeScript or import TypeScript, whatever its own extension.
   await registerTsx();
   return (await import(moduleUrl(spec, cwd))) as Record<string, unknown>;
 }
@@ -143,7 +147,7 @@ export async function discoverPackages(cwd: string): Promise<{ loaded: LoadedSou
       seen.add(pkg.name);
       const source = `${pkg.name} (${DISCOVERY_FIELD})`;
       try {
-        await registerTsx();
+        if (/\.(?:[cm]?ts|tsx)$/.test(pkg.entry)) await registerTsx();
         const module = (await import(pathToFileURL(path.resolve(pkg.dir, pkg.entry)).href)) as Record<string, unknown>;
         loaded.push({ source, connectors: connectorsOf(module, source) });
       } catch (error) {
