@@ -9,6 +9,8 @@ import {
   type ResourceRequest,
   type StatusName,
   attemptToken,
+  connectorSecret,
+  connectorSecretPath,
 } from "flyte-connectors";
 import { describeFault, HttpError, isTransient, pollTolerantly, requestJson, type RetryOptions } from "flyte-connectors/http";
 import { buildRunSubmitBody } from "./job-spec.js";
@@ -22,6 +24,8 @@ export class DatabricksJobMetadata extends ResourceMeta.define({ databricks_inst
 
 /** The secret (a name in `custom.secrets`, resolved by the backend into `connection.secrets`) holding the API token. */
 export const DATABRICKS_TOKEN_SECRET = "databricks_token";
+/** The connector deployment's secret used when a task passes no token (flytekit's connector reads this one). */
+export const DATABRICKS_CONNECTOR_SECRET = "FLYTE_DATABRICKS_ACCESS_TOKEN";
 /** Environment variable naming the workspace when a task sets no `databricksInstance` (as in Python). */
 export const DATABRICKS_INSTANCE_ENV = "FLYTE_DATABRICKS_INSTANCE";
 
@@ -99,7 +103,7 @@ export class DatabricksConnector extends AsyncConnector<DatabricksJobMetadata> {
     }
     const instance = this.#host(rawInstance);
     const body = buildRunSubmitBody(taskTemplate, custom);
-    const token = this.#token(secrets);
+    const token = await this.#token(secrets);
     body["idempotency_token"] ??= attemptToken(request);
     if (typeof body["idempotency_token"] === "string" && body["idempotency_token"].length > 64) {
       throw new ConnectorError("INVALID_ARGUMENT", "custom.databricksConf.idempotency_token is longer than 64 characters.");
@@ -129,7 +133,7 @@ export class DatabricksConnector extends AsyncConnector<DatabricksJobMetadata> {
   async get({ resourceMeta, secrets, signal }: ResourceRequest<DatabricksJobMetadata>): Promise<Resource> {
     const instance = this.#host(resourceMeta.databricks_instance);
     const base = this.#base(instance);
-    const token = this.#token(secrets);
+    const token = await this.#token(secrets);
     return pollTolerantly(`databricks:${instance}:${resourceMeta.run_id}`, async () => {
       let reply: { job_id?: unknown; run_page_url?: unknown; state?: RunState };
       try {
@@ -163,7 +167,7 @@ export class DatabricksConnector extends AsyncConnector<DatabricksJobMetadata> {
 
   async delete({ resourceMeta, secrets, signal }: ResourceRequest<DatabricksJobMetadata>): Promise<void> {
     const instance = this.#host(resourceMeta.databricks_instance);
-    const token = this.#token(secrets);
+    const token = await this.#token(secrets);
     const runId = /^\d+$/.test(resourceMeta.run_id) && Number.isSafeInteger(Number(resourceMeta.run_id)) ? Number(resourceMeta.run_id) : resourceMeta.run_id;
     try {
       // Cancelling a finished run is a no-op for Databricks; a run that no longer exists needs nothing either.
@@ -188,11 +192,13 @@ export class DatabricksConnector extends AsyncConnector<DatabricksJobMetadata> {
     };
   }
 
-  #token(secrets: Readonly<Record<string, string>>): string {
-    const token = secrets[DATABRICKS_TOKEN_SECRET];
+  /** The task's `databricks_token`, else the deployment's `FLYTE_DATABRICKS_ACCESS_TOKEN` (what Python connectors read). */
+  async #token(secrets: Readonly<Record<string, string>>): Promise<string> {
+    const token = secrets[DATABRICKS_TOKEN_SECRET] || (await connectorSecret(DATABRICKS_CONNECTOR_SECRET));
     if (!token) {
       throw new SecretNotFoundError(
-        `Secret "${DATABRICKS_TOKEN_SECRET}" is missing: the task must reference a Databricks token as custom.secrets.${DATABRICKS_TOKEN_SECRET}.`,
+        `No Databricks token: reference one as the task secret custom.secrets.${DATABRICKS_TOKEN_SECRET}, or give the connector service ` +
+          `${DATABRICKS_CONNECTOR_SECRET} (environment variable or ${connectorSecretPath(DATABRICKS_CONNECTOR_SECRET)}).`,
       );
     }
     return token;

@@ -210,6 +210,19 @@ describe("Databricks connector through the gRPC service", () => {
     assert.equal(resource.outputs, undefined, "outputs are written by the Python entrypoint, as with the Python connector");
   });
 
+  test("without a task secret the deployment's FLYTE_DATABRICKS_ACCESS_TOKEN is used, as by the Python connector", async (t) => {
+    const { connection: _, ...withoutSecret } = createRequest({ run_name: "deployment-token", existing_cluster_id: "0101-abc" }, "run-deployment-token");
+    await assert.rejects(service.client.unary(A.createTask, withoutSecret), (error: { code: number; details: string }) => {
+      assert.equal(error.code, 9, "FAILED_PRECONDITION");
+      assert.match(error.details, /custom\.secrets\.databricks_token.*FLYTE_DATABRICKS_ACCESS_TOKEN/);
+      return true;
+    });
+    process.env["_FSEC_FLYTE_DATABRICKS_ACCESS_TOKEN"] = TOKEN;
+    t.after(() => delete process.env["_FSEC_FLYTE_DATABRICKS_ACCESS_TOKEN"]);
+    const { resourceMeta } = await service.client.unary(A.createTask, withoutSecret);
+    assert.equal(runOf(resourceMeta).body["run_name"], "deployment-token");
+  });
+
   test("a failed run is FAILED with Databricks' state message", async () => {
     const meta = await create({ run_name: "fail", existing_cluster_id: "0101-abc" }, "run-fail");
     let resource = await get(meta);

@@ -1,10 +1,8 @@
 // The OpenAI client the connectors share: one `openai` client per (API key, base URL) per process, the API key
 // looked up as the Python connectors do, and OpenAI errors turned into caller-safe ConnectorErrors.
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import OpenAI from "openai";
-import { ConnectorError, type CallContext } from "flyte-connectors";
+import { ConnectorError, connectorSecret, connectorSecretPath, type CallContext } from "flyte-connectors";
 import { HttpError, isTransient } from "flyte-connectors/http";
 
 /** Connection options shared by the OpenAI connectors. */
@@ -51,19 +49,12 @@ export async function resolveApiKey(context: CallContext, options: OpenAIConnect
   const fromTask = context.secrets[API_KEY_SECRET];
   if (fromTask) return fromTask;
   if (options.apiKey) return options.apiKey;
-  const fromEnv = process.env[`_FSEC_${CONNECTOR_SECRET_NAME}`] || process.env[CONNECTOR_SECRET_NAME];
-  if (fromEnv) return fromEnv;
-  const dir = process.env["FLYTE_SECRETS_DEFAULT_DIR"] || "/etc/secrets";
-  try {
-    const fromFile = (await readFile(join(dir, CONNECTOR_SECRET_NAME.toLowerCase()), "utf8")).trim();
-    if (fromFile) return fromFile;
-  } catch {
-    // No such file: fall through to the error below.
-  }
+  const fromDeployment = await connectorSecret(CONNECTOR_SECRET_NAME);
+  if (fromDeployment) return fromDeployment;
   throw new ConnectorError(
     "FAILED_PRECONDITION",
     `No OpenAI API key: pass one as the task secret "${API_KEY_SECRET}", or give the connector service ` +
-      `${CONNECTOR_SECRET_NAME} (environment variable or ${join(dir, CONNECTOR_SECRET_NAME.toLowerCase())}).`,
+      `${CONNECTOR_SECRET_NAME} (environment variable or ${connectorSecretPath(CONNECTOR_SECRET_NAME)}).`,
   );
 }
 
