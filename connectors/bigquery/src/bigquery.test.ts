@@ -397,6 +397,25 @@ describe("BigQuery connector over gRPC", () => {
     }
   });
 
+  test("BIGQUERY_EMULATOR_HOST, set after a client was built, is honoured and wins over apiEndpoint", async () => {
+    const saved = process.env["BIGQUERY_EMULATOR_HOST"];
+    // Port 9 (discard) on loopback refuses connections: every call to the configured endpoint fails at once.
+    const other = await serveForTest([new BigQueryConnector({ apiEndpoint: "http://127.0.0.1:9", retry: { retries: 0 } })]);
+    try {
+      delete process.env["BIGQUERY_EMULATOR_HOST"];
+      const task = new BigQueryTask({ name: "emu", query: "SELECT 1", config: { projectId: "flyte-test" } });
+      await rejects(other.client.unary(A.createTask, await createRequest(task)), grpc.status.UNAVAILABLE, /ECONNREFUSED/);
+      process.env["BIGQUERY_EMULATOR_HOST"] = `${fake.url}/bigquery/v2`; // the full base URL: the library appends nothing
+      const reply = await other.client.unary(A.createTask, await createRequest(task));
+      seen.push(decoder.decode(reply.resourceMeta));
+      assert.ok(fake.job("flyte-test", (JSON.parse(decoder.decode(reply.resourceMeta)) as { job_id: string }).job_id));
+    } finally {
+      if (saved === undefined) delete process.env["BIGQUERY_EMULATOR_HOST"];
+      else process.env["BIGQUERY_EMULATOR_HOST"] = saved;
+      await other.close();
+    }
+  });
+
   test("no reply, error or meta carries the key", () => {
     // Runs after the tests above (node:test runs a file's tests in order): checks everything they saw.
     assert.ok(seen.length > 20);

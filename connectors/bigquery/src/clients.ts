@@ -59,8 +59,8 @@ export function secretTexts(secrets: Readonly<Record<string, string>>): string[]
 export function clientFor(request: ClientRequest): BigQuery {
   const credentials = credentialsOf(request.secrets);
   const credentialsHash = credentials ? createHash("sha256").update(request.secrets[CREDENTIALS_SECRET]!).digest("hex") : "adc";
-  // The library reads BIGQUERY_EMULATOR_HOST when a client is built, so it belongs to the key.
-  const key = JSON.stringify([credentialsHash, request.project, request.apiEndpoint ?? process.env["BIGQUERY_EMULATOR_HOST"] ?? "", request.userAgent, request.timeout]);
+  // The library reads BIGQUERY_EMULATOR_HOST when a client is built, and it then wins over apiEndpoint: both belong to the key.
+  const key = JSON.stringify([credentialsHash, request.project, request.apiEndpoint ?? "", process.env["BIGQUERY_EMULATOR_HOST"] ?? "", request.userAgent, request.timeout]);
   let client = clients.get(key);
   if (client) {
     clients.delete(key); // re-insert: most recently used last

@@ -35,8 +35,8 @@ export interface BigQueryConnectorOptions {
   /**
    * Root URL of the BigQuery API, e.g. `http://127.0.0.1:9050` for an emulator or a test fake (`/bigquery/v2` is
    * appended). Set by the operator, never by a task: a task-chosen endpoint would receive the connector's own
-   * credentials. Default: the `BIGQUERY_EMULATOR_HOST` environment variable if set (used as the full base URL, as
-   * the client library does), else `https://bigquery.googleapis.com`.
+   * credentials. The `BIGQUERY_EMULATOR_HOST` environment variable, when set, wins over this option (the client
+   * library's rule; it is used as the full base URL, nothing appended). Default: `https://bigquery.googleapis.com`.
    */
   apiEndpoint?: string;
   /**

@@ -83,10 +83,10 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
     const kwargs = config.connectionKwargs;
     const body: SubmitBody = {
       statement: bound.statement,
-      database: config.database,
-      schema: config.schema,
-      warehouse: config.warehouse,
-      ...(typeof kwargs["role"] === "string" ? { role: kwargs["role"] } : {}),
+      database: sqlApiName(config.database),
+      schema: sqlApiName(config.schema),
+      warehouse: sqlApiName(config.warehouse),
+      ...(typeof kwargs["role"] === "string" && kwargs["role"] ? { role: sqlApiName(kwargs["role"]) } : {}),
       ...(Object.keys(bound.bindings).length > 0 ? { bindings: bound.bindings } : {}),
       ...sessionParameters(kwargs),
     };
@@ -190,6 +190,18 @@ function readConfig(custom: JsonObject): SnowflakeSettings {
     );
   }
   return { account, user, database, warehouse, schema: text("schema") || "PUBLIC", connectionKwargs };
+}
+
+/**
+ * A database, schema, warehouse or role name as the SQL API takes it. Its body fields are case-sensitive (the
+ * resolved name), while the Python connector's login resolves them as SQL does: an unquoted identifier is upper-cased,
+ * a double-quoted one is taken literally. So `compute_wh` becomes `COMPUTE_WH`, `"My WH"` becomes `My WH`, and
+ * anything else (already not a plain identifier) is sent unchanged.
+ */
+function sqlApiName(name: string): string {
+  if (/^[A-Za-z_][A-Za-z0-9_$]*$/.test(name)) return name.toUpperCase();
+  const quoted = /^"((?:[^"]|"")+)"$/.exec(name);
+  return quoted ? quoted[1]!.replaceAll('""', '"') : name;
 }
 
 function keptKwargs(kwargs: JsonObject): JsonObject {

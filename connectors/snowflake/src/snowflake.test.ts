@@ -153,6 +153,19 @@ class FakeSnowflake {
     if (sql.includes("INCIDENT")) return send(422, this.#failure(statement, "000603", "XX000", "SQL execution internal error: Processing aborted due to error 300005:4035105366"));
     if (sql.includes("TOO_SLOW")) return send(408, { ...this.#queryStatus(statement), code: "000630", sqlState: "57014", message: "Statement reached its statement or warehouse timeout of 1 second(s) and was canceled." });
     if (statement.polls < 2) return send(202, this.#queryStatus(statement));
+    if (sql.includes("HUGE")) {
+      // A large result: its first partition (about 4 MB of JSON) comes with the status.
+      statement.state = "done";
+      const rows = 250_000;
+      return send(200, {
+        resultSetMetaData: { numRows: rows, format: "jsonv2", rowType: [{ name: "V", type: "text", nullable: false }], partitionInfo: [{ rowCount: rows, uncompressedSize: rows * 16 }] },
+        data: Array.from({ length: rows }, (_, i) => [`value-${String(i).padStart(6, "0")}`]),
+        code: "090001",
+        sqlState: "00000",
+        statementHandle: statement.handle,
+        message: "Statement executed successfully.",
+      });
+    }
     statement.state = "done";
     send(200, {
       resultSetMetaData: { numRows: 1, format: "jsonv2", rowType: [{ name: "COUNT(*)", type: "fixed", nullable: false, precision: 18, scale: 0 }], partitionInfo: [{ rowCount: 1, uncompressedSize: 8 }] },
@@ -363,6 +376,18 @@ describe("through the gRPC service, against a fake SQL API", () => {
     assert.equal(fake.requests.filter((r) => r.path === `/api/v2/statements/${statement.handle}`).length, 2);
   });
 
+  test("a finished query with a large first result partition succeeds without its data being read", async () => {
+    const resourceMeta = await create("SELECT HUGE, %(min_age)s, %(name)s", { outputDataFrame: true });
+    assert.equal((await get(resourceMeta)).phase, Phase.RUNNING);
+    const done = await get(resourceMeta);
+    assert.equal(done.phase, Phase.SUCCEEDED);
+    // The row count lives in the unread reply: only the status is reported.
+    assert.equal(done.message, "Statement executed successfully.");
+    assert.ok(done.outputs?.literals.some((l) => l.name === "results"));
+    // The connection given up mid-reply does not disturb the next call.
+    assert.equal((await get(resourceMeta)).phase, Phase.SUCCEEDED);
+  });
+
   test("a task without outputs succeeds without outputs", async () => {
     const resourceMeta = await create("DELETE FROM users WHERE age < %(min_age)s AND name <> %(name)s");
     assert.equal(meta(resourceMeta)["has_output"], false);
@@ -370,6 +395,20 @@ describe("through the gRPC service, against a fake SQL API", () => {
     const done = await get(resourceMeta);
     assert.equal(done.phase, Phase.SUCCEEDED);
     assert.equal(done.outputs, undefined);
+  });
+
+  test("names are sent as Snowflake resolves them: unquoted upper-cased, quoted taken literally (the SQL API's fields are case-sensitive)", async () => {
+    // As a Python task may write them: the Python connector's login resolves these like SQL identifiers.
+    const request = await createRequest("SELECT CASED, %(min_age)s, %(name)s");
+    const custom = request.template.custom as Record<string, unknown>;
+    Object.assign(custom, { warehouse: "compute_wh", database: "analytics", schema: '"Mixed ""Schema"""' });
+    custom["connection_kwargs"] = { ...(custom["connection_kwargs"] as object), role: "analyst" };
+    const { resourceMeta } = await service.client.unary(A.createTask, request);
+    const body = fake.statementWith("CASED").body;
+    assert.deepEqual([body["warehouse"], body["database"], body["schema"], body["role"]], ["COMPUTE_WH", "ANALYTICS", 'Mixed "Schema"', "ANALYST"]);
+    // The meta keeps the names as written: the results URI is read back by the Python plugin's own connection.
+    assert.equal(meta(resourceMeta)["warehouse"], "compute_wh");
+    assert.deepEqual(meta(resourceMeta)["connection_kwargs"], { role: "analyst", host: "127.0.0.1", port: fake.port, protocol: "http" });
   });
 
   test("a SQL error is phase FAILED with Snowflake's message, code and SQL state", async () => {
@@ -523,7 +562,7 @@ describe("SnowflakeTask", () => {
   test("writes the Python plugin's task template: type, sql, custom keys and secret references", () => {
     const task = new SnowflakeTask({
       name: "insert_users",
-      queryTemplate: "INSERT INTO users (id, name)\n\tVALUES   (%(id)s, %(name)s)",
+      queryTemplate: "  INSERT INTO users (id, name) -- one row per list element\n\tVALUES   (%(id)s, %(name)s)\n",
       config: { account: ACCOUNT, user: USER, database: "FLYTE", schema: "PUBLIC", warehouse: "COMPUTE_WH", connectionKwargs: { role: "ADMIN" } },
       inputs: { id: types.list(types.int), name: types.list(types.string) },
       batch: true,
@@ -535,7 +574,7 @@ describe("SnowflakeTask", () => {
     assert.equal(template.type, "snowflake");
     assert.equal(template.taskTypeVersion, 0);
     assert.equal(template.target.case, "sql");
-    assert.equal(template.target.case === "sql" ? template.target.value.statement : "", "INSERT INTO users (id, name) VALUES (%(id)s, %(name)s)");
+    assert.equal(template.target.case === "sql" ? template.target.value.statement : "", "INSERT INTO users (id, name) -- one row per list element\n\tVALUES   (%(id)s, %(name)s)", "kept as written: collapsing lines would comment out the VALUES clause");
     assert.deepEqual(template.custom, {
       account: ACCOUNT,
       database: "FLYTE",

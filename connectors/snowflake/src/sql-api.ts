@@ -9,6 +9,11 @@ import type { SqlBinding } from "./statement.js";
 const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 const USER_AGENT = `flyte-connectors-snowflake/${VERSION}`;
 const MAX_ERROR_BODY = 4096;
+/**
+ * Most bytes of a reply the connector reads. The reply to GET of a finished query carries its first result partition
+ * (megabytes), which the connector never uses: reading and parsing it all would cost memory and event-loop time.
+ */
+const MAX_REPLY_BYTES = 1 << 20;
 
 /** The SQL API's QueryStatus / QueryFailureStatus / ResultSet / CancelStatus fields the connector reads. */
 export interface StatementReply {
@@ -87,12 +92,13 @@ async function call(target: ApiTarget, method: string, path: string, body?: Subm
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal,
     });
-    const text = await response.text();
+    const text = await readCapped(response);
     if (response.status === 429 || response.status >= 500) {
       // Thrown so withRetries backs off; the path has no query secrets, the body is Snowflake's.
-      throw new HttpError(response.status, method, path.split("?")[0]!, text.slice(0, MAX_ERROR_BODY), parseRetryAfter(response.headers.get("retry-after")));
+      throw new HttpError(response.status, method, path.split("?")[0]!, (text ?? "").slice(0, MAX_ERROR_BODY), parseRetryAfter(response.headers.get("retry-after")));
     }
-    return { status: response.status, body: parseBody(text) };
+    // An oversized reply is a finished query's result data: its status says all the connector needs.
+    return { status: response.status, body: text === undefined ? {} : parseBody(text) };
   };
   const retrying = () =>
     withRetries(once, {
@@ -104,6 +110,24 @@ async function call(target: ApiTarget, method: string, path: string, body?: Subm
   if (reply.status !== 401) return reply;
   forgetToken(target.credentials);
   return retrying();
+}
+
+/** The reply's text, or undefined (the rest left unread, the connection released) when it exceeds MAX_REPLY_BYTES. */
+async function readCapped(response: Response): Promise<string | undefined> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks).toString("utf8");
+    size += value.byteLength;
+    if (size > MAX_REPLY_BYTES) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
 }
 
 function parseBody(text: string): StatementReply {

@@ -27,7 +27,7 @@ type NoOutputs = Record<never, never>;
 export interface SnowflakeTaskOptions<I extends TypeSpecs, R extends boolean>
   extends Pick<ConnectorTaskOptions<I, NoOutputs>, "project" | "domain" | "version" | "org"> {
   name: string;
-  /** The SQL to run; inputs appear as `%(name)s`. Whitespace runs are collapsed to one space, as in Python. */
+  /** The SQL to run; inputs appear as `%(name)s`. Sent as written (only trimmed), line breaks and comments included. */
   queryTemplate: string;
   config: SnowflakeConfig;
   /** Input names and types. Default: none. */
@@ -76,7 +76,9 @@ export class SnowflakeTask<I extends TypeSpecs = NoOutputs, R extends boolean = 
     if (snowflakePrivateKeyPassphrase !== undefined) secrets["snowflake_private_key_passphrase"] = envVar(snowflakePrivateKeyPassphrase);
     const outputs = (outputDataFrame ? { results: types.dataframe() } : {}) as R extends true ? SnowflakeResults : NoOutputs;
     super({ ...rest, taskType: SNOWFLAKE_TASK_TYPE, inputs: inputs ?? ({} as I), outputs, secrets });
-    this.queryTemplate = queryTemplate.replace(/\s+/g, " ").trim();
+    // Kept as written (Python collapses all whitespace, which turns the rest of the query after a `--` comment into
+    // comment and changes multi-line string literals).
+    this.queryTemplate = queryTemplate.trim();
     this.config = config;
     this.batch = batch ?? false;
   }
