@@ -48,6 +48,11 @@ export interface DatabricksConnectorOptions {
   requestTimeout?: number;
   /** Retries of transient faults (429, 5xx, resets) within one call. Default: `requestJson`'s (3 retries, 250 ms…8 s). */
   retry?: RetryOptions;
+  /**
+   * Longest a status poll (`get`) waits for Databricks, in milliseconds, before answering the last known phase;
+   * keep it below the backend's per-call timeout (10 s by default). Default: `pollTolerantly`'s (8000).
+   */
+  pollBudget?: number;
 }
 
 /** A Databricks error reply: `{"error_code": "INVALID_PARAMETER_VALUE", "message": "…"}`. */
@@ -134,21 +139,22 @@ export class DatabricksConnector extends AsyncConnector<DatabricksJobMetadata> {
     const instance = this.#host(resourceMeta.databricks_instance);
     const base = this.#base(instance);
     const token = await this.#token(secrets);
-    return pollTolerantly(`databricks:${instance}:${resourceMeta.run_id}`, async () => {
+    const key = `databricks:${instance}:${resourceMeta.run_id}`;
+    return pollTolerantly(key, async (pollSignal) => {
       let reply: { job_id?: unknown; run_page_url?: unknown; state?: RunState };
       try {
         reply = await requestJson({
           url: `${base}${API}/runs/get?run_id=${encodeURIComponent(resourceMeta.run_id)}`,
           headers: { authorization: `Bearer ${token}` },
-          signal,
+          signal: pollSignal,
           ...this.#httpOptions(),
         });
       } catch (error) {
         if (isMissingRun(error)) {
           return { phase: Phase.FAILED, message: `Databricks run ${resourceMeta.run_id} does not exist in ${instance}.` };
         }
-        if (isTransient(error) || signal.aborted) throw error; // pollTolerantly reports it as the last known phase
-        throw this.#callError("runs/get", error, token, signal);
+        if (isTransient(error) || pollSignal.aborted) throw error; // pollTolerantly reports it as the last known phase
+        throw this.#callError("runs/get", error, token, pollSignal);
       }
       const { phase, message } = runPhase(reply?.state);
       const consoleUrl =
@@ -162,7 +168,7 @@ export class DatabricksConnector extends AsyncConnector<DatabricksJobMetadata> {
         message: redact(message, token),
         ...(consoleUrl ? { logLinks: [{ name: "Databricks Console", uri: consoleUrl }] } : {}),
       };
-    });
+    }, { signal, ...(this.#options.pollBudget !== undefined ? { budget: this.#options.pollBudget } : {}) });
   }
 
   async delete({ resourceMeta, secrets, signal }: ResourceRequest<DatabricksJobMetadata>): Promise<void> {

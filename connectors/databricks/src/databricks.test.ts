@@ -39,6 +39,8 @@ const tokens = new Map<string, number>();
 let faults: number[] = [];
 /** Answer every request with 503 while set. */
 let outage = false;
+/** Leave runs/get unanswered while set (a workspace that hangs). */
+let hang = false;
 const requests: Array<{ method: string; path: string; authorization: string | undefined }> = [];
 let server: Server;
 let instance: string;
@@ -69,6 +71,7 @@ async function handle(request: IncomingMessage, response: ServerResponse) {
   const fault = faults.shift();
   if (fault !== undefined) return send(response, fault, { error_code: "TEMPORARILY_UNAVAILABLE", message: "try later" }, { "retry-after": "0" });
   if (outage) return send(response, 503, { error_code: "TEMPORARILY_UNAVAILABLE", message: "maintenance" });
+  if (hang && url.pathname === "/api/2.1/jobs/runs/get") return; // never answers
   if (request.headers.authorization !== `Bearer ${TOKEN}`) {
     // A careless upstream that echoes the credential: the connector must not pass it on.
     return send(response, 401, { error_code: "UNAUTHENTICATED", message: `Invalid access token ${request.headers.authorization ?? ""}` });
@@ -116,10 +119,14 @@ before(async () => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   instance = `127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-after(() => server.close());
+after(() => {
+  server.closeAllConnections(); // including a request left hanging on purpose
+  server.close();
+});
 beforeEach(() => {
   faults = [];
   outage = false;
+  hang = false;
 });
 
 const A = AsyncConnectorService.method;
@@ -431,4 +438,23 @@ test("DatabricksTask runs end to end through runTask (notebook task, token from 
   } finally {
     delete process.env["TEST_DATABRICKS_TOKEN"];
   }
+});
+
+test("a workspace that hangs: get answers the last known phase within the poll budget, not a deadline error", async () => {
+  const hasty = new DatabricksConnector({ insecureHttp: true, retry: fastRetry, pollBudget: 300 });
+  const task = new DatabricksTask({ name: "t", databricksInstance: instance, databricksToken: "T", databricksConf: { run_name: "forever", new_cluster: newCluster, notebook_task: { notebook_path: "/x" } } });
+  const taskTemplate = task.toTaskTemplate();
+  const call = { secrets: { databricks_token: TOKEN }, configs: {}, signal: AbortSignal.timeout(10_000) };
+  const meta = await hasty.create({ ...call, taskTemplate, custom: taskTemplate.custom ?? {}, inputs: {}, outputPrefix: "s3://b/p/hang/1", taskExecutionMetadata: undefined });
+  const get = () => hasty.get({ ...call, resourceMeta: meta, outputPrefix: "s3://b/p/hang/1" });
+  assert.equal((await get()).phase, Phase.INITIALIZING);
+  hang = true;
+  const started = Date.now();
+  const during = await get();
+  assert.ok(Date.now() - started < 5000, "well before the backend's 10 s deadline");
+  assert.equal(during.phase, Phase.INITIALIZING);
+  assert.match(during.message ?? "", /no answer within 0\.3 s/);
+  assert.deepEqual(during.logLinks?.map((l) => l.name), ["Databricks Console"]);
+  hang = false;
+  await hasty.delete({ ...call, resourceMeta: meta, outputPrefix: "" });
 });

@@ -3,6 +3,7 @@ export {
   DatabricksConnector,
   DatabricksJobMetadata,
   DATABRICKS_TOKEN_SECRET,
+  DATABRICKS_CONNECTOR_SECRET,
   DATABRICKS_INSTANCE_ENV,
   type DatabricksConnectorOptions,
 } from "./connector.js";

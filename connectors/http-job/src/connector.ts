@@ -11,6 +11,8 @@ import {
   type ResourceRequest,
   type StatusName,
   attemptToken,
+  encodeLiteral,
+  types,
 } from "flyte-connectors";
 import { describeFault, HttpError, isTransient, pollTolerantly, requestJson, type RetryOptions } from "flyte-connectors/http";
 import { DEFAULT_PHASES, parseConfig, PHASE_NAMES, type OutputKind, type PollSpec } from "./config.js";
@@ -35,9 +37,15 @@ export interface HttpJobConnectorOptions {
   requestTimeout?: number;
   /** Retries of transient faults (429, 5xx, resets) within one call. Default: `requestJson`'s (3 retries, 250 ms…8 s). */
   retry?: RetryOptions;
+  /**
+   * Longest a status poll (`get`) waits for the job service, in milliseconds, before answering the last known
+   * phase; keep it below the backend's per-call timeout (10 s by default). Default: `pollTolerantly`'s (8000).
+   */
+  pollBudget?: number;
 }
 
-const METADATA_HOSTS = /^(169\.254\.\d+\.\d+|metadata\.google\.internal\.?|\[fd00:ec2::254\])$/i;
+// Also the IPv4-mapped IPv6 form of 169.254.0.0/16 (`[::ffff:169.254.169.254]` parses as `[::ffff:a9fe:a9fe]`).
+const METADATA_HOSTS = /^(169\.254\.\d+\.\d+|metadata\.google\.internal\.?|\[fd00:ec2::254\]|\[::ffff:a9fe:[0-9a-f]{1,4}\])$/i;
 
 function redact(text: string, secret: string | undefined): string {
   return secret && secret.length >= 4 ? text.split(secret).join("***") : text;
@@ -57,7 +65,7 @@ function replyText(error: HttpError, messagePath: string): string {
   return error.body.trim().slice(0, 300);
 }
 
-function convertOutput(value: unknown, kind: OutputKind): unknown {
+function convertOutput(value: unknown, kind: OutputKind): unknown | Promise<unknown> {
   switch (kind) {
     case "string":
       return typeof value === "string" ? value : typeof value === "number" || typeof value === "boolean" ? String(value) : undefined;
@@ -65,10 +73,12 @@ function convertOutput(value: unknown, kind: OutputKind): unknown {
       if (typeof value === "number" && Number.isInteger(value)) return value;
       if (typeof value === "string" && /^-?\d+$/.test(value)) return Number.isSafeInteger(Number(value)) ? Number(value) : BigInt(value);
       return undefined;
-    case "float":
-      if (typeof value === "number") return value;
-      if (typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value))) return Number(value);
-      return undefined;
+    case "float": {
+      const number = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
+      // Encoded as float here: left to inference, an integral value (JSON `1.0` parses as 1) would become an
+      // integer literal for an output the interface declares float.
+      return Number.isFinite(number) ? encodeLiteral(number, types.float.literalType) : undefined;
+    }
     case "bool":
       if (typeof value === "boolean") return value;
       return value === "true" ? true : value === "false" ? false : undefined;
@@ -145,7 +155,8 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
     const url = this.#checkUrl(renderUrl(status.url, scope, "custom.status.url"), "status.url");
     const logLinks = spec.logLinks.map((link, i) => ({ name: link.name, uri: renderUrl(link.url, scope, `custom.logLinks[${i}].url`) }));
     const withLinks = (resource: Resource): Resource => (logLinks.length > 0 ? { ...resource, logLinks } : resource);
-    return pollTolerantly(`http_job:${url}`, async () => {
+    const budget = this.#options.pollBudget !== undefined ? { budget: this.#options.pollBudget } : {};
+    return pollTolerantly(`http_job:${url}`, async (pollSignal) => {
       let reply: unknown;
       try {
         reply = await requestJson({
@@ -153,18 +164,18 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
           url,
           headers: this.#headers(status.headers, scope, "custom.status.headers", spec.auth, secret),
           ...(status.body === undefined ? {} : { body: renderJson(status.body, scope, "custom.status.body") }),
-          signal,
+          signal: pollSignal,
           ...this.#httpOptions(),
         });
       } catch (error) {
         if (error instanceof HttpError && (error.status === 404 || error.status === 410)) {
           return withLinks({ phase: Phase.FAILED, message: `Job ${resourceMeta.job_id} is not known to the job service (HTTP ${error.status}).` });
         }
-        if (isTransient(error) || signal.aborted) throw error; // pollTolerantly: last known phase with a message
-        throw this.#callError("status", error, status.messagePath, secret, signal);
+        if (isTransient(error) || pollSignal.aborted) throw error; // pollTolerantly: last known phase with a message
+        throw this.#callError("status", error, status.messagePath, secret, pollSignal);
       }
-      return withLinks(this.#resource(reply, spec, resourceMeta.job_id, secret));
-    });
+      return withLinks(await this.#resource(reply, spec, resourceMeta.job_id, secret));
+    }, { signal, ...budget });
   }
 
   async delete({ resourceMeta, secrets, signal }: ResourceRequest<HttpJobMeta>): Promise<void> {
@@ -190,7 +201,7 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
   }
 
   /** The phase, message and (on success) outputs in a status response. */
-  #resource(reply: unknown, spec: PollSpec, jobId: string, secret: string | undefined): Resource {
+  async #resource(reply: unknown, spec: PollSpec, jobId: string, secret: string | undefined): Promise<Resource> {
     const state = valueAt(reply, spec.status.statePath);
     if (state === undefined || state === null || typeof state === "object") {
       return { phase: Phase.RUNNING, message: `The status response has no status at ${spec.status.statePath}; checking again.` };
@@ -207,7 +218,7 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
     if (phase !== Phase.SUCCEEDED) return { phase, message: String(state) };
     const outputs: Record<string, unknown> = {};
     for (const [name, { path, type }] of Object.entries(spec.outputs)) {
-      const value = convertOutput(valueAt(reply, path), type);
+      const value = await convertOutput(valueAt(reply, path), type);
       if (value === undefined) {
         return { phase: Phase.FAILED, message: `Job ${jobId} succeeded, but its status response has no ${type} value at ${path} for output "${name}".` };
       }
@@ -248,6 +259,9 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
 
   #httpOptions() {
     return {
+      // A redirect would leave the origins checked above, taking the auth header along when it is not
+      // `authorization` (fetch keeps other headers across origins): it is an error naming the 3xx instead.
+      redirect: "manual" as const,
       ...(this.#options.requestTimeout !== undefined ? { timeout: this.#options.requestTimeout } : {}),
       ...(this.#options.retry ? { retry: this.#options.retry } : {}),
     };

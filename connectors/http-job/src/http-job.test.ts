@@ -33,6 +33,8 @@ const jobs = new Map<string, Job>();
 const keys = new Map<string, string>();
 let faults: number[] = [];
 let outage = false;
+/** Leave status requests unanswered while set (a service that hangs). */
+let hang = false;
 let submits = 0;
 let requestsSeen = 0;
 let server: Server;
@@ -55,6 +57,7 @@ function state(job: Job): Record<string, unknown> {
   if (job.polls === 2 || data === "forever") return { status: "running" };
   if (data === "bad") return { status: "failed", error: "dataset is empty" };
   if (data === "odd") return { status: "hibernating" };
+  if (data === "perfect") return { status: "succeeded", result: { model_uri: `s3://models/${job.id}.pt`, accuracy: 1.0, epochs: job.body["epochs"], info: {} } };
   if (data === "custom") return { status: "ALL_GOOD", result: { model_uri: `s3://models/${job.id}.pt`, accuracy: 0.93, epochs: job.body["epochs"] } };
   return { status: "Succeeded", result: { model_uri: `s3://models/${job.id}.pt`, accuracy: 0.93, epochs: job.body["epochs"], info: { tags: job.body["tags"] } } };
 }
@@ -66,6 +69,9 @@ async function handle(request: IncomingMessage, response: ServerResponse) {
   if (outage) return send(response, 503, { error: "maintenance" });
   if (request.headers.authorization !== `Bearer ${TOKEN}`) return send(response, 401, { error: `bad credentials: ${request.headers.authorization ?? ""}` });
   const path = request.url ?? "";
+  if (hang && request.method === "GET") return; // never answers
+  const moved = /^\/old\/jobs\/([^/]+)$/.exec(path);
+  if (moved) return send(response, 302, undefined, { location: `/jobs/${moved[1]}` });
   if (request.method === "POST" && path === "/jobs") {
     submits++;
     const key = request.headers["idempotency-key"] as string | undefined;
@@ -99,10 +105,14 @@ before(async () => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-after(() => server.close());
+after(() => {
+  server.closeAllConnections(); // including the request left hanging on purpose
+  server.close();
+});
 beforeEach(() => {
   faults = [];
   outage = false;
+  hang = false;
 });
 
 const inputs = { epochs: types.int, data: types.string, tags: types.list(types.string) };
@@ -181,6 +191,27 @@ describe("HTTP job connector through the gRPC service", () => {
     assert.match(resource.message, /failed: dataset is empty/);
   });
 
+  test("a float output whose JSON value is integral (1.0) is still a float literal", async () => {
+    const { resource } = await until(await create("perfect", "run-perfect"), (p) => p === Phase.SUCCEEDED);
+    const literal = resource.outputs?.literals.find((l) => l.name === "accuracy")?.value;
+    const scalar = literal?.value.case === "scalar" ? literal.value.value.value : undefined;
+    const primitive = scalar?.case === "primitive" ? scalar.value.value : undefined;
+    assert.deepEqual(primitive, { case: "floatValue", value: 1 });
+    const epochs = resource.outputs?.literals.find((l) => l.name === "epochs")?.value;
+    assert.equal(epochs?.value.case === "scalar" && epochs.value.value.value.case === "primitive" ? epochs.value.value.value.value.value.case : undefined, "integer");
+  });
+
+  test("a redirect is not followed (the auth header would go along): the call fails naming the 3xx", async () => {
+    const meta = await create("forever", "run-redirect", 0, new HttpJobTask(trainOptions({ status: { url: `${base}/old/jobs/{{ jobId }}` } })));
+    await assert.rejects(get(meta), (e: { code: number; details: string }) => {
+      assert.equal(e.code, 9, e.details); // FAILED_PRECONDITION
+      assert.match(e.details, /status request failed: HTTP 302/);
+      return true;
+    });
+    assert.equal(jobOf(meta).polls, 0, "the redirect's target was not polled");
+    await del(meta);
+  });
+
   test("an unknown status word stays RUNNING with a message; status.phases maps custom words", async () => {
     const meta = await create("odd", "run-odd");
     const { resource } = await until(meta, () => false);
@@ -256,6 +287,7 @@ describe("HTTP job connector through the gRPC service", () => {
     await bad({ status: { url: `${base}/jobs/{{ jobId }}`, phases: { ok: "DONE" } } }, /custom\.status\.phases\.ok must be one of/);
     await bad({ submit: { url: `${base}/jobs`, headers: { Authorization: "Bearer x" } } }, /custom\.submit\.headers\.Authorization would put a credential/);
     await bad({ submit: { url: "http://169.254.169.254/latest/meta-data" } }, /may not call http:\/\/169\.254\.169\.254/);
+    await bad({ submit: { url: "http://[::ffff:169.254.169.254]/latest/meta-data" } }, /may not call http:\/\/\[::ffff:a9fe:a9fe\]/);
     await bad({ cancel: { url: "http://metadata.google.internal/computeMetadata/v1/{{ jobId }}" } }, /custom\.cancel\.url: the connector may not call/);
     await bad({ submit: { url: `${base}/jobs`, body: { epochs: "many" } } }, /HTTP 422: epochs must be a number/);
   });
@@ -346,4 +378,24 @@ test("allowedOrigins: only the listed origins may be called", async () => {
   await assert.rejects(new HttpJobConnector({ allowedOrigins: ["https://jobs.example.com"] }).create(request), /custom\.status\.url: the connector may not call http:\/\/127\.0\.0\.1/);
   const meta = await new HttpJobConnector({ allowedOrigins: [base], retry: fastRetry }).create(request);
   assert.match(meta.job_id, /^job-\d+$/);
+});
+
+test("a job service that hangs: get answers the last known phase within the poll budget, not a deadline error", async () => {
+  const hasty = new HttpJobConnector({ retry: fastRetry, pollBudget: 300 });
+  const task = new HttpJobTask(trainOptions());
+  const template = task.toTaskTemplate();
+  const call = { secrets: { api_token: TOKEN }, configs: {}, signal: AbortSignal.timeout(10_000) };
+  const meta = await hasty.create({ ...call, taskTemplate: template, custom: template.custom ?? {}, inputs: { epochs: 1, data: "forever", tags: [] }, outputPrefix: "s3://b/hang/1", taskExecutionMetadata: undefined });
+  const get = () => hasty.get({ ...call, resourceMeta: meta, outputPrefix: "s3://b/hang/1" });
+  assert.equal((await get()).phase, Phase.QUEUED);
+  hang = true;
+  const started = Date.now();
+  const during = await get();
+  assert.ok(Date.now() - started < 5000, "well before the backend's 10 s deadline");
+  assert.equal(during.phase, Phase.QUEUED);
+  assert.match(during.message ?? "", /Status temporarily unavailable \(no answer within 0\.3 s\)/);
+  assert.deepEqual(during.logLinks?.map((l) => l.name), ["Job dashboard"]);
+  hang = false;
+  assert.equal((await get()).phase, Phase.RUNNING);
+  await hasty.delete({ ...call, resourceMeta: meta, outputPrefix: "" });
 });

@@ -168,6 +168,21 @@ describe("Batch connector over gRPC", () => {
     assert.equal(batchOf(meta).status, "validating");
   });
 
+  test("without an attempt identity (no execution id, no output prefix) a 5xx on POST /v1/batches is not retried", async () => {
+    const connector = new BatchEndpointConnector({ baseURL: fake.baseURL });
+    const template = new BatchEndpointTask({ name: "anon" }).toTaskTemplate();
+    const fileId = fake.addFile('{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{}}\n');
+    const batches = fake.batches.size;
+    fake.fault({ method: "POST", path: /^\/v1\/batches$/, status: 502, times: 1, afterEffect: true });
+    try {
+      const request = { taskTemplate: template, custom: template.custom ?? {}, inputs: { input_file_id: fileId }, outputPrefix: "", taskExecutionMetadata: undefined };
+      await assert.rejects(connector.create({ ...request, secrets: SECRETS, configs: {}, signal: AbortSignal.timeout(10_000) }), { code: "UNAVAILABLE" });
+    } finally {
+      fake.clearFaults();
+    }
+    assert.equal(fake.batches.size, batches + 1, "the lost reply's batch exists once: no blind second POST");
+  });
+
   test("a 429 on create is retried, then the batch is created once", async () => {
     const batches = fake.batches.size;
     fake.fault({ method: "POST", path: /^\/v1\/batches$/, status: 429, times: 1, headers: { "retry-after-ms": "10" } });
@@ -212,6 +227,23 @@ describe("Batch connector over gRPC", () => {
     const after = await get(meta);
     assert.equal(after.phase, Phase.RUNNING);
     assert.equal(after.message, "in_progress: 0/2 requests done, 0 failed");
+  });
+
+  test("an API that hangs: get answers the last known phase within the poll budget, not a deadline error", async () => {
+    const hasty = new BatchEndpointConnector({ baseURL: fake.baseURL, pollBudget: 300 });
+    const meta = BatchEndpointMeta.decode(await create(requestsTask({ metadata: { scenario: "forever" } }), { requests: REQUESTS }));
+    const get = () => hasty.get({ secrets: SECRETS, configs: {}, signal: AbortSignal.timeout(10_000), resourceMeta: meta, outputPrefix: "" });
+    assert.equal((await get()).phase, Phase.RUNNING);
+    fake.fault({ method: "GET", path: /^\/v1\/batches\/batch_/, status: 0, hang: true, times: 1 });
+    const started = Date.now();
+    try {
+      const during = await get();
+      assert.ok(Date.now() - started < 5000, "well before the backend's 10 s deadline");
+      assert.equal(during.phase, Phase.RUNNING);
+      assert.match(during.message ?? "", /no answer within 0\.3 s/);
+    } finally {
+      fake.clearFaults();
+    }
   });
 
   test("delete cancels a running batch; deleting again, a finished batch or an unknown one is OK", async () => {

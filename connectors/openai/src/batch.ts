@@ -161,7 +161,8 @@ export class BatchEndpointConnector extends AsyncConnector<BatchEndpointMeta> {
           }
           return call("creating the batch", () => client.batches.create(body, { ...createOptions, maxRetries: 0 }));
         },
-        { signal, shouldRetry: isTransient, retries: this.#options.maxRetries ?? 3 },
+        // Without a key a lost reply cannot be found again: then only a 429 (not processed) is retried.
+        { signal, shouldRetry: key ? isTransient : (error) => statusOf(error) === 429, retries: this.#options.maxRetries ?? 3 },
       );
     } catch (error) {
       // Definitely refused (not a fault after which the batch may exist): the file we uploaded serves nothing.
@@ -176,17 +177,18 @@ export class BatchEndpointConnector extends AsyncConnector<BatchEndpointMeta> {
   async get(request: ResourceRequest<BatchEndpointMeta>): Promise<Resource> {
     const { resourceMeta, signal } = request;
     const logLinks = this.#logLinks(resourceMeta.batch_id);
-    const resource = await pollTolerantly(`${OPENAI_BATCH_TASK_TYPE}:${resourceMeta.batch_id}`, async () => {
+    const budget = this.#options.pollBudget !== undefined ? { budget: this.#options.pollBudget } : {};
+    const resource = await pollTolerantly(`${OPENAI_BATCH_TASK_TYPE}:${resourceMeta.batch_id}`, async (pollSignal) => {
       const client = await this.#client(request);
       let batch: OpenAI.Batch;
       try {
-        batch = await call("reading the batch", () => client.batches.retrieve(resourceMeta.batch_id, requestOptions(signal, resourceMeta.openai_org)));
+        batch = await call("reading the batch", () => client.batches.retrieve(resourceMeta.batch_id, requestOptions(pollSignal, resourceMeta.openai_org)));
       } catch (error) {
         if (statusOf(error) === 404) return { phase: Phase.FAILED, message: `Batch ${resourceMeta.batch_id} does not exist (anymore).` };
         throw error;
       }
       return batchResource(batch);
-    });
+    }, { signal, ...budget });
     return { ...resource, ...(logLinks.length ? { logLinks } : {}) };
   }
 

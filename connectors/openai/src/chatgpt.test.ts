@@ -67,9 +67,9 @@ describe("ChatGPTTask", () => {
     const names = (vars: { key: string }[]) => vars.map((v) => v.key);
     assert.deepEqual(names(template["interface"].inputs.variables), ["message"]);
     assert.deepEqual(names(template["interface"].outputs.variables), ["o0"]);
-    // Python writes None for a missing organization.
+    // Python's ChatGPTTask writes "" for a missing organization (its default).
     assert.deepEqual((toJson(TaskTemplateSchema, new ChatGPTTask({ name: "x", chatgptConfig: { model: "m" } }).toTaskTemplate()) as Record<string, any>)["custom"], {
-      openai_organization: null,
+      openai_organization: "",
       chatgpt_config: { model: "m" },
     });
     assert.throws(() => new ChatGPTTask({ name: "x", chatgptConfig: {} as never }), /'model' configuration variable is required/);

@@ -59,8 +59,8 @@ export class ChatGPTTask extends ConnectorTask<typeof inputs, typeof outputs> {
   }
 
   protected override customConfig(): JsonObject {
-    // Python writes None for a missing organization; keep the key so the Struct matches.
-    return { openai_organization: this.openaiOrganization ?? null, chatgpt_config: this.chatgptConfig };
+    // Python's ChatGPTTask defaults the organization to "" (no header); keep the key so the Struct matches.
+    return { openai_organization: this.openaiOrganization ?? "", chatgpt_config: this.chatgptConfig };
   }
 }
 

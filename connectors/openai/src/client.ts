@@ -23,7 +23,11 @@ export interface OpenAIConnectionOptions {
    */
   timeout?: number;
   /** Retries of a transient fault (408, 425, 429, 500, 502, 503, 504, broken connections, timeouts) within one call. Default: 3. */
-  maxRetries?: number;
+  maxRetries?: number;  /**
+   * Batch only: longest a status poll (`get`) waits for OpenAI, in milliseconds, before answering the last known
+   * phase; keep it below the backend's per-call timeout (10 s by default). Default: `pollTolerantly`'s (8000).
+   */
+  pollBudget?: number;
 }
 
 /** Name under which a task passes the API key in `custom.secrets` (→ `connection.secrets`). */

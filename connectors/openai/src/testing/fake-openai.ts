@@ -20,6 +20,8 @@ export interface Fault {
   times?: number;
   /** Perform the request first, then answer the error (a lost reply). Default: false. */
   afterEffect?: boolean;
+  /** Never answer (a server that hangs); `status` is then ignored. Default: false. */
+  hang?: boolean;
   headers?: Record<string, string>;
   /** Error object to answer. Default: a rate-limit error for 429, a server error otherwise. */
   error?: { message: string; type: string; code: string | null };
@@ -115,6 +117,7 @@ export class FakeOpenAI {
 
   #fail(response: ServerResponse, fault: Fault): void {
     if (fault.times !== undefined) fault.times--;
+    if (fault.hang) return;
     const body = fault.error ? { error: { ...fault.error, param: null } } : fault.status === 429 ? apiError("Rate limit reached for requests", "requests", "rate_limit_exceeded") : apiError("The server is overloaded.", "server_error");
     send(response, fault.status, body, fault.headers);
   }

@@ -138,4 +138,50 @@ describe("flyte-connectors/http", () => {
       HttpError,
     );
   });
+
+  test("a redirect is followed by default; with redirect: manual it is an HttpError naming the 3xx", async () => {
+    const redirect = (res: http.ServerResponse) => res.writeHead(302, { location: api.url("/elsewhere") }).end();
+    api.script(redirect, json(200, { moved: true }));
+    assert.deepEqual(await requestJson({ url: api.url("/jobs/1"), retry: false }), { moved: true });
+    api.script(redirect, json(200, { moved: true }));
+    await assert.rejects(requestJson({ url: api.url("/jobs/1"), headers: { "x-api-key": "SECRET" }, redirect: "manual" }), (error: unknown) => {
+      assert.ok(error instanceof HttpError);
+      assert.equal(error.status, 302);
+      return true;
+    });
+    assert.deepEqual(api.seen.map((r) => r.url), ["/jobs/1"], "the redirect target was not called");
+  });
+
+  test("pollTolerantly answers the last phase when the poll outlasts its budget, and aborts the poll", async () => {
+    await pollTolerantly("job-slow", async () => ({ phase: Phase.QUEUED }));
+    let pollSignal: AbortSignal | undefined;
+    const started = Date.now();
+    const resource = await pollTolerantly(
+      "job-slow",
+      (signal) => {
+        pollSignal = signal;
+        return new Promise(() => {}); // a vendor that never answers
+      },
+      { budget: 50 },
+    );
+    assert.ok(Date.now() - started < 2000);
+    assert.equal(resource.phase, Phase.QUEUED);
+    assert.match(resource.message ?? "", /Status temporarily unavailable \(no answer within 0\.05 s\)/);
+    assert.equal(pollSignal?.aborted, true, "the poll's API calls are told to stop");
+
+    // With requestJson against a server that does not answer: same, well before the per-attempt timeout.
+    api.script(() => {});
+    const viaHttp = await pollTolerantly("job-slow", async (signal) => requestJson<never>({ url: api.url("/jobs/slow"), signal }), { budget: 100 });
+    assert.equal(viaHttp.phase, Phase.QUEUED);
+  });
+
+  test("pollTolerantly does not mask the caller's own cancellation", async () => {
+    const caller = new AbortController();
+    const polling = pollTolerantly("job-cancelled", (signal) => new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason))), {
+      signal: caller.signal,
+      budget: 10_000,
+    });
+    caller.abort(new DOMException("cancelled", "AbortError"));
+    await assert.rejects(polling, { name: "AbortError" });
+  });
 });

@@ -2,4 +2,4 @@
 // needs (retries with back-off, caller-safe fault descriptions, polls that survive an outage).
 export { withRetries, isTransient, describeFault, parseRetryAfter, HttpError, type RetryOptions } from "./retry.js";
 export { requestJson, type JsonRequest } from "./request.js";
-export { pollTolerantly } from "./tolerant-poll.js";
+export { pollTolerantly, type TolerantPollOptions } from "./tolerant-poll.js";

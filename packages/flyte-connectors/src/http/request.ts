@@ -15,6 +15,12 @@ export interface JsonRequest {
   signal?: AbortSignal;
   /** Retries of transient faults; `false` for a single attempt. Default: {@link RetryOptions} defaults. */
   retry?: RetryOptions | false;
+  /**
+   * `"manual"`: a redirect is not followed but thrown as an {@link HttpError} with its 3xx status. Use it when
+   * credentials travel in a header other than `authorization` (fetch keeps such headers on a redirect to another
+   * origin) or when the caller restricts the origins it calls. Default: `"follow"`.
+   */
+  redirect?: "follow" | "manual";
 }
 
 const MAX_ERROR_BODY = 4096;
@@ -25,7 +31,7 @@ const MAX_ERROR_BODY = 4096;
  * transient faults (429, 5xx, resets, per-attempt timeouts) are retried with back-off, honouring `Retry-After`.
  */
 export async function requestJson<T = unknown>(request: JsonRequest): Promise<T> {
-  const { url, body, signal, timeout = 30_000 } = request;
+  const { url, body, signal, timeout = 30_000, redirect = "follow" } = request;
   const method = request.method ?? (body === undefined ? "GET" : "POST");
   const headers: Record<string, string> = { accept: "application/json", ...request.headers };
   if (body !== undefined) headers["content-type"] ??= "application/json";
@@ -37,6 +43,7 @@ export async function requestJson<T = unknown>(request: JsonRequest): Promise<T>
       headers,
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: attemptSignal,
+      redirect,
     });
     const text = await response.text();
     if (!response.ok) {
