@@ -138,17 +138,17 @@ export class BigQueryConnector extends AsyncConnector<BigQueryMetadata> {
 
   async get({ resourceMeta: meta, secrets, signal }: ResourceRequest<BigQueryMetadata>): Promise<Resource> {
     const logLinks = [consoleLink(meta)];
-    const resource = await pollTolerantly(`bigquery:${meta.project}:${meta.job_id}`, async () => {
+    const resource = await pollTolerantly(`bigquery:${meta.project}:${meta.job_id}`, async (pollSignal) => {
       const client = this.#client(meta.project, meta.user_agent, secrets);
       let job: JobMetadata;
       try {
-        job = await callBigQuery("jobs.get", this.#callOptions(signal, secrets), async () => (await client.job(meta.job_id, meta.location ? { location: meta.location } : {}).getMetadata())[0] as JobMetadata, (e) => httpStatus(e) === 404);
+        job = await callBigQuery("jobs.get", this.#callOptions(pollSignal, secrets), async () => (await client.job(meta.job_id, meta.location ? { location: meta.location } : {}).getMetadata())[0] as JobMetadata, (e) => httpStatus(e) === 404);
       } catch (error) {
         if (httpStatus(error) !== 404) throw error;
         return { phase: Phase.FAILED, message: `BigQuery job ${meta.job_id} was not found in project ${meta.project}${meta.location ? ` (location ${meta.location})` : ""}.`, logLinks };
       }
       return { ...resourceOf(job), logLinks };
-    });
+    }, { signal });
     // The console link stays shown while the status is unavailable.
     return { ...resource, logLinks: resource.logLinks ?? logLinks };
   }

@@ -118,17 +118,16 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
 
   async get({ resourceMeta, secrets, signal }: ResourceRequest<SnowflakeJobMetadata>): Promise<Resource> {
     const logLinks = [queryLink(resourceMeta.account, resourceMeta.query_id)];
-    const target = this.#target(resourceMeta, secrets, signal);
-    const resource = await pollTolerantly(`snowflake:${resourceMeta.account}:${resourceMeta.query_id}`, async () => {
+    const resource = await pollTolerantly(`snowflake:${resourceMeta.account}:${resourceMeta.query_id}`, async (pollSignal) => {
       let reply: ApiReply;
       try {
-        reply = await statementStatus(target, resourceMeta.query_id);
+        reply = await statementStatus(this.#target(resourceMeta, secrets, pollSignal), resourceMeta.query_id);
       } catch (error) {
         // Any network failure (even one not known as transient, e.g. a DNS lookup) is not the statement's verdict.
-        throw transportError(error, signal, "checking the statement");
+        throw transportError(error, pollSignal, "checking the statement");
       }
       return resourceOf(reply, resourceMeta);
-    });
+    }, { signal });
     return { ...resource, logLinks };
   }
 

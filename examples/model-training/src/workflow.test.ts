@@ -35,7 +35,7 @@ test("train_model runs data_prep, then the training connector task, and returns 
   // data_prep's output reached the training service
   assert.deepEqual(job.body, { dataset_uri: "gs://my-bucket/dataset.csv", epochs: 3 });
   const lines = out.text().split("\n");
-  const order = ["[hello_world.train_model] RUNNING", "[hello_world.data_prep] SUCCEEDED", `[model_train] training-dashboard: ${service.endpoint}/${jobId}`, "[model_train] SUCCEEDED", "[hello_world.train_model] SUCCEEDED"];
+  const order = ["[a0 hello_world.train_model] RUNNING", "[a1 hello_world.data_prep] SUCCEEDED", `[a2 model_train] training-dashboard: ${service.endpoint}/${jobId}`, "[a2 model_train] SUCCEEDED", "[a0 hello_world.train_model] SUCCEEDED"];
   const positions = order.map((prefix) => lines.findIndex((line) => line.startsWith(prefix)));
   assert.ok(positions.every((p) => p >= 0), out.text());
   assert.deepEqual([...positions].sort((a, b) => a - b), positions, `actions out of order:\n${out.text()}`);
@@ -80,5 +80,5 @@ test("`flyte-connector run` runs the workflow end to end and prints its output",
   assert.equal(code, 0, stderr);
   const [jobId] = [...service.jobs].find(([, j]) => j.body.epochs === 7)!;
   assert.deepEqual(JSON.parse(stdout), { o0: `s3://models/${jobId}/model.pt` });
-  assert.match(stderr, /^\[hello_world\.train_model\] SUCCEEDED/m);
+  assert.match(stderr, /^\[a0 hello_world\.train_model\] SUCCEEDED/m);
 });

@@ -78,7 +78,8 @@ test("a job created on one replica is polled and deleted on another, after the f
   const a = await startReplica();
   const b = await startReplica();
   try {
-    const created = await a.client.unary(AsyncConnectorService.method.createTask, await sleepRequest(1.5));
+    // Long enough that the job is still running after A has stopped, even on a loaded machine.
+    const created = await a.client.unary(AsyncConnectorService.method.createTask, await sleepRequest(3));
     assert.ok(created.resourceMeta.length > 0);
 
     // Replica A goes away (a rollout, a scale-down): B answers from the resource meta alone.
@@ -91,10 +92,14 @@ test("a job created on one replica is polled and deleted on another, after the f
     assert.equal(running.resource?.phase, Phase.RUNNING);
     assert.match(running.resource?.message ?? "", /sleeping, \d s left/);
 
-    await new Promise((resolve) => setTimeout(resolve, 1600));
-    const done = await b.client.unary(AsyncConnectorService.method.getTask, { taskCategory: category, resourceMeta: created.resourceMeta });
+    // Poll B as the backend would, until the job ends (bounded: a job that never ends fails the test).
+    let done = running;
+    for (let polls = 0; done.resource?.phase === Phase.RUNNING && polls < 100; polls++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      done = await b.client.unary(AsyncConnectorService.method.getTask, { taskCategory: category, resourceMeta: created.resourceMeta });
+    }
     assert.equal(done.resource?.phase, Phase.SUCCEEDED);
-    assert.equal(done.resource?.message, "slept 1.5 s");
+    assert.equal(done.resource?.message, "slept 3 s");
     // DeleteTask (abort / garbage collection) on yet another process is OK too.
     await b.client.unary(AsyncConnectorService.method.deleteTask, { taskCategory: category, resourceMeta: created.resourceMeta });
   } finally {

@@ -49,7 +49,22 @@ test("env.task declares a FunctionTask named <env>.<name> with the environment's
   const out = await train.fn({ epochs: 3 });
   assert.equal(out.model.uri, "s3://m/3");
   assert.throws(() => env.task({ name: "train_model" }, () => ({})), /already has a task named "train_model"/);
-  assert.throws(() => new TaskEnvironment({ name: "bad name" }), /TaskEnvironment needs a name/);
+  // flyte-sdk accepts snake_case or kebab-case only
+  for (const bad of ["bad name", "Hello", "_x", "a__b", "a-", ""]) {
+    assert.throws(() => new TaskEnvironment({ name: bad }), /TaskEnvironment needs a snake_case or kebab-case name/, bad);
+  }
+  assert.equal(new TaskEnvironment({ name: "my-env_2" }).name, "my-env_2");
+});
+
+test("the environment's interruptible applies to its tasks unless a task sets it; undefined settings keep the environment's", () => {
+  // flyte-sdk TaskEnvironment.task: interruptible if interruptible is not None else self.interruptible
+  const env = new TaskEnvironment({ name: "spot", interruptible: true, resources: { memory: "1Gi" } });
+  const inherits = env.task({ name: "a", resources: undefined, interruptible: undefined }, () => ({}));
+  assert.equal(inherits.interruptible, true);
+  assert.deepEqual(inherits.resources, { memory: "1Gi" });
+  assert.equal((toJson(TaskTemplateSchema, inherits.toTaskTemplate()) as { metadata: JsonObject }).metadata["interruptible"], true);
+  assert.equal(env.task({ name: "b", interruptible: false }, () => ({})).interruptible, false);
+  assert.equal(new TaskEnvironment({ name: "on_demand" }).task({ name: "c" }, () => ({})).interruptible, false);
 });
 
 test("a registered plugin config selects the plugin's task class, its type, version and custom config", () => {
@@ -212,9 +227,25 @@ test("the code version changes with the function and the image, and the template
   assert.equal(a.target.case === "container" ? a.target.value.resources : "no container", undefined);
 });
 
+test("accelerator strings get flyte-sdk's device class: V100 is a GPU, V5P a TPU, Trn1 Neuron, MI300X AMD", () => {
+  // resources_serde._get_gpu_extended_resource_entry with Resources.get_device's GPUType/TPUType/… lists
+  const accelerator = (gpu: string) => {
+    const template = new TaskEnvironment({ name: "acc" }).task({ name: "t", resources: { gpu } }, () => ({})).toTaskTemplate();
+    return toJson(TaskTemplateSchema, template) as { extendedResources: { gpuAccelerator: JsonObject }; container: { resources: JsonObject } };
+  };
+  assert.deepEqual(accelerator("V100:2").extendedResources.gpuAccelerator, { device: "nvidia-tesla-v100" }); // NVIDIA_GPU (0) left out
+  assert.deepEqual(accelerator("V100:2").container.resources, { requests: [{ name: "GPU", value: "2" }] });
+  assert.deepEqual(accelerator("V5P:1").extendedResources.gpuAccelerator, { device: "tpu-v5p-slice", deviceClass: "GOOGLE_TPU" });
+  assert.deepEqual(accelerator("Trn1:4").extendedResources.gpuAccelerator, { device: "Trn1", deviceClass: "AMAZON_NEURON" });
+  assert.deepEqual(accelerator("MI300X:1").extendedResources.gpuAccelerator, { device: "MI300X", deviceClass: "AMD_GPU" });
+  assert.deepEqual(accelerator("H200:8").extendedResources.gpuAccelerator, { device: "H200" });
+});
+
 test("bad resources and secrets are rejected with the problem named", () => {
   const env = new TaskEnvironment({ name: "r" });
   assert.throws(() => env.task({ name: "a", resources: { gpu: "A100" } }, () => ({})).toTaskTemplate(), /"T4:1"/);
+  assert.throws(() => env.task({ name: "a0", resources: { gpu: "T4:0" } }, () => ({})).toTaskTemplate(), /count must be at least 1/);
+  assert.throws(() => env.task({ name: "a1", resources: { gpu: { device: "A100", quantity: 0 } } }, () => ({})).toTaskTemplate(), /quantity >= 1/);
   assert.throws(() => env.task({ name: "b", resources: { cpu: -1 } }, () => ({})).toTaskTemplate(), /cpu must be >= 0/);
   assert.throws(() => env.task({ name: "c", secrets: { key: "k", asEnvVar: "lower" } }, () => ({})).toTaskTemplate(), /invalid environment variable name "lower"/);
   assert.throws(() => env.task({ name: "d", retries: -1 }, () => ({})), /retries must be/);

@@ -6,7 +6,7 @@ import type { SecretRequest } from "./secrets.js";
 
 /** What `new TaskEnvironment(...)` takes. */
 export interface TaskEnvironmentOptions {
-  /** Name of the environment; task names are `<name>.<task name>`. Letters, digits, `_` and `-`. */
+  /** Name of the environment; task names are `<name>.<task name>`. snake_case or kebab-case (`hello_world`), as in flyte-sdk. */
   name: string;
   /** Container image of its tasks. Default: none. */
   image?: ImageRef;
@@ -18,6 +18,8 @@ export interface TaskEnvironmentOptions {
   secrets?: SecretRequest;
   /** Plugin configuration of its tasks (e.g. `new Dask({...})`), which selects their task class. Default: none. */
   pluginConfig?: object;
+  /** Its tasks may run on interruptible (spot) nodes unless a task says otherwise. Default: false. */
+  interruptible?: boolean;
   /** Where task classes for plugin configs are found. Default: `TaskPluginRegistry.default`. */
   plugins?: TaskPluginRegistry;
 }
@@ -34,7 +36,8 @@ export interface TaskDeclaration<I extends TypeSpecs, O extends TypeSpecs> exten
   outputs?: O;
 }
 
-const ENVIRONMENT_NAME = /^[A-Za-z0-9_-]+$/;
+// flyte-sdk's Environment._validate_name: lower-case words joined by single "_" or "-".
+const ENVIRONMENT_NAME = /^[a-z0-9]+([_-][a-z0-9]+)*$/;
 
 /**
  * A group of tasks sharing an image, resources, environment variables, secrets and plugin configuration
@@ -52,13 +55,14 @@ export class TaskEnvironment {
   readonly env: Readonly<Record<string, string>>;
   readonly secrets: SecretRequest | undefined;
   readonly pluginConfig: object | undefined;
+  readonly interruptible: boolean;
   readonly plugins: TaskPluginRegistry;
   readonly #tasks = new Map<string, FunctionTask<TypeSpecs, TypeSpecs>>();
   readonly #taskClass: FunctionTaskClass;
 
   constructor(options: TaskEnvironmentOptions) {
     if (!options?.name || !ENVIRONMENT_NAME.test(options.name)) {
-      throw new TypeError(`A TaskEnvironment needs a name of letters, digits, "_" and "-", got ${JSON.stringify(options?.name)}.`);
+      throw new TypeError(`A TaskEnvironment needs a snake_case or kebab-case name (e.g. "hello_world"), got ${JSON.stringify(options?.name)}.`);
     }
     this.name = options.name;
     this.image = options.image;
@@ -66,6 +70,7 @@ export class TaskEnvironment {
     this.env = { ...options.env };
     this.secrets = options.secrets;
     this.pluginConfig = options.pluginConfig;
+    this.interruptible = options.interruptible ?? false;
     this.plugins = options.plugins ?? TaskPluginRegistry.default;
     // Fail at declaration, naming the config class, rather than at the first task.
     this.#taskClass = this.#classFor(options.pluginConfig);
@@ -89,14 +94,17 @@ export class TaskEnvironment {
     if (!name) throw new TypeError(`env.task in environment "${this.name}" needs a name.`);
     const fullName = `${this.name}.${name}`;
     if (this.#tasks.has(fullName)) throw new TypeError(`Environment "${this.name}" already has a task named "${name}".`);
-    const TaskClass = "pluginConfig" in settings ? this.#classFor(settings.pluginConfig) : this.#taskClass;
+    // As in override: a setting left undefined keeps the environment's.
+    const given = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)) as typeof settings;
+    const TaskClass = given.pluginConfig !== undefined ? this.#classFor(given.pluginConfig) : this.#taskClass;
     const task = new TaskClass({
       image: this.image,
       resources: this.resources,
       env: this.env,
       secrets: this.secrets,
       pluginConfig: this.pluginConfig,
-      ...settings,
+      interruptible: this.interruptible,
+      ...given,
       name: fullName,
       shortName: declaration.shortName ?? name,
       environmentName: this.name,

@@ -73,13 +73,34 @@ const DEVICE_CLASS_PROTO: Readonly<Record<DeviceClass, GPUAccelerator_DeviceClas
   HABANA_GAUDI: GPUAccelerator_DeviceClass.HABANA_GAUDI,
 };
 
-/** The family of a device type name in a `"<type>:<count>"` string (Python's TPUType, NeuronType, … lists). */
+// Device type names of each family other than GPU (flyte-sdk _resources.py TPUType, NeuronType, AMD_GPUType,
+// HABANA_GAUDIType; V5E too, which ACCELERATOR_DEVICE_MAP labels as a TPU). Any other name is a GPU, as
+// GPUType's names are: a prefix test would take "V100" for a TPU.
+const DEVICE_CLASS_OF_TYPE: Readonly<Record<string, DeviceClass>> = {
+  V5E: "TPU",
+  V5P: "TPU",
+  V6E: "TPU",
+  Inf1: "NEURON",
+  Inf2: "NEURON",
+  Trn1: "NEURON",
+  Trn1n: "NEURON",
+  Trn2: "NEURON",
+  Trn2u: "NEURON",
+  MI100: "AMD_GPU",
+  MI210: "AMD_GPU",
+  MI250: "AMD_GPU",
+  MI250X: "AMD_GPU",
+  MI300A: "AMD_GPU",
+  MI300X: "AMD_GPU",
+  MI325X: "AMD_GPU",
+  MI350X: "AMD_GPU",
+  MI355X: "AMD_GPU",
+  Gaudi1: "HABANA_GAUDI",
+};
+
+/** The family of a device type name in a `"<type>:<count>"` string (Python's `Resources.get_device`). */
 function deviceClassOf(device: string): DeviceClass {
-  if (/^V\d/.test(device)) return "TPU";
-  if (/^(Inf|Trn)\d/.test(device)) return "NEURON";
-  if (/^MI\d/.test(device)) return "AMD_GPU";
-  if (/^Gaudi/.test(device)) return "HABANA_GAUDI";
-  return "GPU";
+  return DEVICE_CLASS_OF_TYPE[device] ?? "GPU";
 }
 
 function deviceOf(gpu: Resources["gpu"]): Device | undefined {
@@ -92,7 +113,13 @@ function deviceOf(gpu: Resources["gpu"]): Device | undefined {
     const match = /^([^:]+):(\d+)$/.exec(gpu);
     if (!match) throw new TypeError(`resources.gpu must look like "T4:1" (type:count), got "${gpu}".`);
     const device = match[1]!;
-    return { device, quantity: Number(match[2]), deviceClass: deviceClassOf(device) };
+    const quantity = Number(match[2]);
+    // Python's Device rejects a count of 0 ("GPU quantity must be at least 1").
+    if (quantity < 1) throw new TypeError(`resources.gpu "${gpu}": the count must be at least 1.`);
+    return { device, quantity, deviceClass: deviceClassOf(device) };
+  }
+  if (typeof gpu !== "object" || gpu === null || !Number.isInteger(gpu.quantity) || gpu.quantity < 1) {
+    throw new TypeError(`resources.gpu: a Device needs a whole quantity >= 1, got ${JSON.stringify(gpu?.quantity)}.`);
   }
   return gpu;
 }

@@ -70,11 +70,11 @@ test("function tasks call function and connector tasks; outputs are typed and ea
   const lines = out.text().split("\n");
   // whole lines only, even on a TTY: several actions share the output
   assert.ok(!out.text().includes("\r"), out.text());
-  assert.match(out.text(), /^\[wf\.main\] RUNNING/m);
-  assert.ok(lines.includes("[wf.main] tracker: https://tracker.example.com/r1/a0?parent="), out.text());
-  assert.match(out.text(), /^\[wf\.greet\] SUCCEEDED/m);
-  assert.ok(lines.includes("[upper] upper-console: https://upper.example.com/job/1"), out.text());
-  assert.match(out.text(), /^\[wf\.main\] SUCCEEDED/m);
+  assert.match(out.text(), /^\[a0 wf\.main\] RUNNING/m);
+  assert.ok(lines.includes("[a0 wf.main] tracker: https://tracker.example.com/r1/a0?parent="), out.text());
+  assert.match(out.text(), /^\[a1 wf\.greet\] SUCCEEDED/m);
+  assert.ok(lines.includes("[a2 upper] upper-console: https://upper.example.com/job/1"), out.text());
+  assert.match(out.text(), /^\[a0 wf\.main\] SUCCEEDED/m);
 });
 
 test("a failing connector task fails the run with an ActionFailedError naming that action", async () => {
@@ -97,8 +97,8 @@ test("a failing connector task fails the run with an ActionFailedError naming th
   assert.deepEqual(error.callPath, ["wf.outer", "wf.inner", "upper"]);
   assert.ok(error.cause instanceof TaskFailedError);
   assert.match(error.message, /^Action a4 \(task "upper"\) \(called via wf\.outer → wf\.inner\) failed: .*cannot shout boom/);
-  assert.match(out.text(), /^\[upper\] FAILED - cannot shout boom/m);
-  assert.match(out.text(), /^\[wf\.outer\] FAILED - action a4 failed/m);
+  assert.match(out.text(), /^\[a4 upper\] FAILED - cannot shout boom/m);
+  assert.match(out.text(), /^\[a0 wf\.outer\] FAILED - action a4 failed/m);
 });
 
 test("an exception in a function task names its action; the original error is the cause", async () => {
@@ -126,6 +126,30 @@ test("inputs and outputs are checked against the declared types, naming the vari
   assert.match(badOutput.message, /file/);
   const missing = env.task({ name: "missing", outputs: { file: types.file } }, () => undefined as never);
   await assert.rejects(runLocal(missing, {}, quiet), /returned undefined, expected an object of outputs/);
+});
+
+test("a task without outputs may return nothing (as JavaScript callers write it)", async () => {
+  const env = new TaskEnvironment({ name: "wf" });
+  let ran = false;
+  const sideEffect = env.task({ name: "side_effect", inputs: { n: types.int } }, (async () => {
+    ran = true;
+  }) as unknown as () => Promise<Record<never, never>>);
+  assert.deepEqual(await runLocal(sideEffect, { n: 1 }, quiet), {});
+  assert.ok(ran);
+});
+
+test("two calls of one task are told apart by their action names in the output", async () => {
+  const env = new TaskEnvironment({ name: "wf" });
+  const twice = env.task({ name: "twice" }, async () => {
+    await Promise.all([callTask(upper, { text: "a" }), callTask(upper, { text: "b" })]);
+    return {};
+  });
+  const out = capture();
+  await runLocal(twice, {}, { registry: registry(), output: out.stream, handleSigint: false, pollInterval: 5 });
+  const lines = out.text().split("\n");
+  assert.ok(lines.includes("[a1 upper] upper-console: https://upper.example.com/job/1"), out.text());
+  assert.ok(lines.some((line) => line.startsWith("[a2 upper] SUCCEEDED")), out.text());
+  assert.ok(lines.some((line) => line.startsWith("[a0 wf.twice] SUCCEEDED")), out.text());
 });
 
 test("calling a task outside a run is a clear error", async () => {

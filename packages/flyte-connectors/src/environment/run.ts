@@ -123,6 +123,11 @@ export async function runLocal<I extends TypeSpecs, O extends TypeSpecs>(
   }
 }
 
+/** True inside a task of a local run (where {@link callTask} works). */
+export function isInRun(): boolean {
+  return currentAction.getStore() !== undefined;
+}
+
 /**
  * Calls a task from inside another task of a run (Python's `await other_task(...)`): a function task runs
  * in this process, a connector task through its connector. The call is a new action of the run.
@@ -130,10 +135,6 @@ export async function runLocal<I extends TypeSpecs, O extends TypeSpecs>(
  * @throws ActionFailedError when the called action fails (let it propagate: the run then names that action).
  * @throws Error when called outside a run (start one with {@link runLocal}).
  */
-/** True inside a task of a local run (where {@link callTask} works). */
-export function isInRun(): boolean {
-  return currentAction.getStore() !== undefined;
-}
 
 export function callTask<I extends TypeSpecs, O extends TypeSpecs>(task: RunnableTask<I, O>, inputs: InferShape<I>): Promise<InferShape<O>> {
   const parent = currentAction.getStore();
@@ -162,6 +163,8 @@ async function runAction<I extends TypeSpecs, O extends TypeSpecs>(
   };
   const fail = (error: unknown) => (error instanceof ActionFailedError ? error : new ActionFailedError({ ...frame, runName: run.runName }, error));
   if (run.signal.aborted) throw fail(new Error(`cancelled before the action started${reasonOf(run.signal)}`));
+  // Lines are labelled with the action as well as the task, so that two calls of one task can be told apart.
+  const label = `${frame.actionName} ${task.name}`;
   if (task instanceof ConnectorTask) {
     try {
       return await runTask(task, inputs, {
@@ -169,7 +172,7 @@ async function runAction<I extends TypeSpecs, O extends TypeSpecs>(
         signal: run.signal,
         handleSigint: false,
         quiet: run.output === undefined,
-        ...(run.output ? { output: run.output } : {}),
+        ...(run.output ? { output: relabelled(run.output, task.name, label) } : {}),
         ...(run.pollInterval !== undefined ? { pollInterval: run.pollInterval } : {}),
         ...(run.env ? { env: run.env } : {}),
       });
@@ -177,7 +180,7 @@ async function runAction<I extends TypeSpecs, O extends TypeSpecs>(
       throw fail(error);
     }
   }
-  const progress = new Progress(task.name, run.output);
+  const progress = new Progress(label, run.output);
   try {
     // Through literals and back, as a remote run would pass them: type errors show up locally, named.
     const checkedInputs = (await decodeInputs(await encodeInputs(inputs as Record<string, unknown>, task.inputs), task.inputs)) as InferShape<I>;
@@ -187,7 +190,9 @@ async function runAction<I extends TypeSpecs, O extends TypeSpecs>(
         create(TaskLogSchema, { name: link.name, uri: link.uri(linkContext(run, frame, parent)), iconUri: link.iconUri ?? "" }),
       ),
     );
-    const outputs = await currentAction.run(frame, () => task.fn(checkedInputs));
+    const returned: unknown = await currentAction.run(frame, () => task.fn(checkedInputs));
+    // A task without outputs may return nothing, as a Python task returns None.
+    const outputs = returned === undefined && Object.keys(task.outputs).length === 0 ? {} : returned;
     if (typeof outputs !== "object" || outputs === null) {
       throw new TypeError(`the task function returned ${outputs === null ? "null" : typeof outputs}, expected an object of outputs`);
     }
@@ -209,6 +214,16 @@ async function runAction<I extends TypeSpecs, O extends TypeSpecs>(
  */
 function plainLines(output: ProgressOutput): ProgressOutput {
   return { write: (text: string) => output.write(text), isTTY: false };
+}
+
+/**
+ * `runTask` prefixes its lines with `[<task name>]`; in a run they get the action's label instead. Every
+ * write is one whole line here (see {@link plainLines}), so the prefix is at the start of the text.
+ */
+function relabelled(output: ProgressOutput, taskName: string, label: string): ProgressOutput {
+  const from = `[${taskName}] `;
+  const to = `[${label}] `;
+  return { write: (text: string) => output.write(text.startsWith(from) ? to + text.slice(from.length) : text), isTTY: false };
 }
 
 function linkContext(run: RunState, frame: ActionFrame, parent: ActionFrame | undefined): LinkContext {

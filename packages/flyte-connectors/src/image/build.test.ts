@@ -93,6 +93,16 @@ test("podman is used when docker is missing: build, then push", async () => {
   assert.deepEqual(calls[2]!.argv, ["push", image.uri]);
 });
 
+test("podman with several platforms builds a manifest list and pushes all of its images", async () => {
+  const podman = fakeTool("podman");
+  const image = Image.fromNodeBase({ registry: "ghcr.io/acme" });
+  await ImageBuildEngine.build(image, { push: true, platform: ["linux/amd64", "linux/arm64"], env: { PATH: podman.bin }, output: null });
+  const [, build, push] = podman.calls();
+  // --tag would name only the last platform's image, and `podman push` would push that one alone.
+  assert.deepEqual(build!.argv.slice(3, 7), ["--manifest", image.uri, "--platform", "linux/amd64,linux/arm64"]);
+  assert.deepEqual(push!.argv, ["manifest", "push", "--all", image.uri, `docker://${image.uri}`]);
+});
+
 test("a failing build rejects with the exit code", async () => {
   const docker = fakeTool("docker", 3);
   const error = await ImageBuildEngine.build(Image.fromNodeBase(), { env: { PATH: docker.bin }, output: null }).catch((e: unknown) => e);

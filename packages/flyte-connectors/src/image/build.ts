@@ -56,7 +56,8 @@ interface Exit {
 
 function run(argv: readonly string[], env: NodeJS.ProcessEnv, stdio: "ignore" | "inherit"): Promise<Exit> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: stdio === "ignore" ? "ignore" : ["ignore", "inherit", "inherit"] });
+    // The builder's stdout goes to stderr too (podman prints its steps there): stdout stays for the image URI.
+    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: stdio === "ignore" ? "ignore" : ["ignore", 2, 2] });
     child.once("error", (error) => resolve({ code: null, error }));
     child.once("exit", (code) => resolve({ code }));
   });
@@ -74,6 +75,12 @@ function buildCommands(tool: BuildTool, image: Image, context: string, push: boo
   const dockerfile = path.join(context, "Dockerfile");
   if (tool === "docker") {
     return [["docker", "buildx", "build", "--file", dockerfile, "--tag", image.uri, ...platform, push ? "--push" : "--load", context]];
+  }
+  if (platforms.length > 1) {
+    // With --tag, podman would tag only the last platform's image: several platforms go into a manifest list.
+    const commands = [["podman", "build", "--file", dockerfile, "--manifest", image.uri, ...platform, context]];
+    if (push) commands.push(["podman", "manifest", "push", "--all", image.uri, `docker://${image.uri}`]);
+    return commands;
   }
   const commands = [["podman", "build", "--file", dockerfile, "--tag", image.uri, ...platform, context]];
   if (push) commands.push(["podman", "push", image.uri]);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
@@ -91,6 +91,29 @@ test("copied files are part of the tag: same bytes same tag, edited bytes new ta
   assert.notEqual(Image.fromNodeBase().withNpmPackages(tarball).tag, t1);
 });
 
+test("a symbolic link in a copied folder is part of the tag by its target", () => {
+  const dir = path.join(scratch, "linked");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "a.js"), "a");
+  writeFileSync(path.join(dir, "b.js"), "b");
+  symlinkSync("a.js", path.join(dir, "current.js"));
+  const tagOf = () => Image.fromNodeBase().withSource(dir).tag;
+  const first = tagOf();
+  rmSync(path.join(dir, "current.js"));
+  symlinkSync("b.js", path.join(dir, "current.js"));
+  assert.notEqual(tagOf(), first);
+});
+
+test("a local npm folder is installed with its dependencies, and odd file names stay one COPY source", () => {
+  const folder = path.join(scratch, "my connector");
+  mkdirSync(folder, { recursive: true });
+  const dockerfile = Image.fromNodeBase().withNpmPackages("left-pad@1.3.0").withNpmPackages(folder).dockerfile();
+  // npm only symlinks a folder outside the project (dependencies left out) unless --install-links.
+  assert.match(dockerfile, /^RUN npm install --omit=dev --no-audit --no-fund left-pad@1\.3\.0 &&/m);
+  assert.match(dockerfile, /^COPY \["npm\/1-0\/my connector","\/opt\/flyte-npm\/1-0\/my connector"\]$/m);
+  assert.match(dockerfile, /^RUN npm install --omit=dev --install-links --no-audit --no-fund '\/opt\/flyte-npm\/1-0\/my connector' &&/m);
+});
+
 test("a missing source fails when the tag is computed, naming the path", () => {
   const image = Image.fromNodeBase().withSource(path.join(scratch, "nope"));
   assert.throws(() => image.uri, /nope does not exist/);
@@ -113,8 +136,8 @@ test("dockerfile() renders the base, the layers in order and a non-root user las
     "RUN npm install --omit=dev --no-audit --no-fund left-pad@1.3.0 @acme/flyte-bq@^2.1.0 && npm cache clean --force",
     'ENV LOG_LEVEL="info" REGION="eu"',
     'COPY ["sources/3/connector","/app/connector"]',
-    "COPY npm/4-0/my-connector-0.1.0.tgz /opt/flyte-npm/4-0/my-connector-0.1.0.tgz",
-    "RUN npm install --omit=dev --no-audit --no-fund /opt/flyte-npm/4-0/my-connector-0.1.0.tgz && npm cache clean --force",
+    'COPY ["npm/4-0/my-connector-0.1.0.tgz","/opt/flyte-npm/4-0/my-connector-0.1.0.tgz"]',
+    "RUN npm install --omit=dev --install-links --no-audit --no-fund /opt/flyte-npm/4-0/my-connector-0.1.0.tgz && npm cache clean --force",
     "WORKDIR /app/connector",
     'ENTRYPOINT ["node","server.js","--port","8000"]',
     "USER 65532:65532",

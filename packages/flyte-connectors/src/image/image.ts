@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import path from "node:path";
 
 /** Folders never copied into an image nor hashed: installed or VCS state, rebuilt or irrelevant in the image. */
@@ -129,7 +129,8 @@ function hashSource(hash: Hash, source: string): void {
       } else if (entry.isFile()) {
         hash.update(`file\0${relPath}\0${(entry.mode & 0o111) !== 0 ? "x" : "-"}\0${entry.size}\0`).update(readFileSync(full));
       } else if (entry.isSymbolicLink()) {
-        hash.update(`link\0${relPath}\0`);
+        // Copied as a link: where it points is its content.
+        hash.update(`link\0${relPath}\0${readlinkSync(full)}\0`);
       }
     }
   };
@@ -256,7 +257,8 @@ export class Image {
     if (this.#tag === undefined) {
       const hash = createHash("sha256");
       const { base, user, nodeDefaults, layers } = this.#spec;
-      hash.update(canonicalJson({ v: 1, base, user, nodeDefaults, layers: layers.map(describeLayer) }));
+      // v: the Dockerfile generation; bumped when the same spec would build a different image.
+      hash.update(canonicalJson({ v: 2, base, user, nodeDefaults, layers: layers.map(describeLayer) }));
       for (const layer of layers) {
         if (layer.kind === "copy") hashSource(hash.update(`\0copy\0${layer.dst}\0`), layer.source);
         if (layer.kind === "npm") for (const p of layer.packages) if (p.kind === "local") hashSource(hash.update(`\0npm\0${p.name}\0`), p.source);
@@ -384,10 +386,13 @@ export class Image {
             }
             // Kept in the image: npm records the path in package.json, and later installs re-read it.
             const target = `/opt/flyte-npm/${index}-${n}/${p.name}`;
-            lines.push(`COPY npm/${index}-${n}/${p.name} ${target}`);
+            lines.push(`COPY ${JSON.stringify([`npm/${index}-${n}/${p.name}`, target])}`);
             words.push(target);
           });
-          lines.push(`RUN npm install --omit=dev --no-audit --no-fund ${words.map(shellWord).join(" ")} && npm cache clean --force`);
+          // A folder outside the project would only be symlinked, without its dependencies: --install-links
+          // installs it like a registry package (tarballs are unaffected).
+          const links = layer.packages.some((p) => p.kind === "local") ? " --install-links" : "";
+          lines.push(`RUN npm install --omit=dev${links} --no-audit --no-fund ${words.map(shellWord).join(" ")} && npm cache clean --force`);
           break;
         }
         case "env":

@@ -125,7 +125,7 @@ describe("runToolCall", () => {
     const out = await runLocal(agent, {}, { output: { write: (s: string) => lines.push(s) } });
     assert.equal(out.answer, '{"forecast":[68],"city":"Kyoto"}');
     // The tool ran as an action of the agent's run (a separate run would be quiet and write nothing here).
-    assert.match(lines.join(""), /\[agent_tools\.get_weather\] SUCCEEDED/);
+    assert.match(lines.join(""), /^\[a1 agent_tools\.get_weather\] SUCCEEDED/m);
   });
 
   it("uses a custom runner when given one", async () => {

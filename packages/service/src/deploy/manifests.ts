@@ -8,7 +8,7 @@ import type { PodDisruptionBudget } from "kubernetes-types/policy/v1.js";
 
 const packageVersion = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
-/** Image the manifests run unless `--image` says otherwise: the service's published image, tagged with this package's version. */
+/** Image the manifests run unless `--image` says otherwise: the name the docs give the root Dockerfile's image (not published by this repository), tagged with this package's version. */
 export const DEFAULT_IMAGE = `ghcr.io/flyteorg/flyte-connectors-ts:${packageVersion}`;
 
 /** Where a connector Secret's keys appear as files (as in flyteorg/flyte's charts/flyteconnector). */

@@ -55,13 +55,15 @@ test("image build runs the docker found on PATH with an argv array", () => {
   writeFileSync(
     path.join(bin, "docker"),
     // import(), not require(): the script sits under the ESM package.json above.
-    `#!${process.execPath}\nimport("node:fs").then((fs) => fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify(process.argv.slice(2)) + "\\n"));\n`,
+    // Progress on stdout, as podman prints its build steps: it must not end up in the CLI's stdout (the URI only).
+    `#!${process.execPath}\nprocess.stdout.write("STEP 1/3: FROM node:20-slim\\n");\nimport("node:fs").then((fs) => fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify(process.argv.slice(2)) + "\\n"));\n`,
   );
   chmodSync(path.join(bin, "docker"), 0o755);
   const file = specFile("spec.mjs", `export default Image.fromNodeBase({ registry: "ghcr.io/acme", name: "weather" }).withAptPackages("git").withNpmPackages("left-pad@1.3.0");`);
   const { code, stdout, stderr } = cli(["image", "build", file], { ...process.env, PATH: bin });
   assert.equal(code, 0, stderr);
   assert.equal(stdout, `${expected.uri}\n`);
+  assert.match(stderr, /STEP 1\/3: FROM node:20-slim/, "the builder's own output is shown, on stderr");
   const calls = readFileSync(log, "utf8").trim().split("\n").map((line) => JSON.parse(line) as string[]);
   assert.deepEqual(calls[0], ["buildx", "version"]);
   assert.deepEqual(calls[1]!.slice(0, 2), ["buildx", "build"]);

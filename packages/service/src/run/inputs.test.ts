@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Duration, FlyteDir, types } from "flyte-connectors";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { InputError, outputsToJson, parseInputs, parseValue } from "./inputs.js";
+
+// A folder that exists wherever the tests run (local paths of File and Dir inputs must exist).
+const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 const cwd = "/work";
 
@@ -20,8 +25,8 @@ test("durations: seconds, compact units and ISO 8601", () => {
 
 test("--dataset-uri matches an input named dataset_uri; --no-<bool> is false; unions try their variants", () => {
   const inputs = { dataset_uri: types.string, dry_run: types.boolean, limit: types.union(types.int, types.string), dir: types.dir };
-  const values = parseInputs(["--dataset-uri", "gs://b/d.csv", "--no-dry-run", "--limit", "ten", "--dir", "out"], inputs, "t", cwd);
-  assert.deepEqual(values, { dataset_uri: "gs://b/d.csv", dry_run: false, limit: "ten", dir: new FlyteDir("/work/out") });
+  const values = parseInputs(["--dataset-uri", "gs://b/d.csv", "--no-dry-run", "--limit", "ten", "--dir", "src"], inputs, "t", here);
+  assert.deepEqual(values, { dataset_uri: "gs://b/d.csv", dry_run: false, limit: "ten", dir: new FlyteDir(path.join(here, "src")) });
   assert.equal(parseInputs(["--limit", "10", "--dataset_uri", "x", "--dry_run", "--dir", "s3://b/"], inputs, "t", cwd)["limit"], 10);
 });
 
@@ -47,4 +52,26 @@ test("problems are InputErrors that list the inputs", () => {
 test("outputs JSON keeps big integers exact and writes files and durations as text", () => {
   const json = outputsToJson({ big: 2n ** 64n, d: Duration.fromSeconds(90), s: "\u0000bigint0\u0000" });
   assert.equal(json, '{\n  "big": 18446744073709551616,\n  "d": "PT90S",\n  "s": "\\u0000bigint0\\u0000"\n}');
+});
+
+test("date-times: ISO 8601 only; without a zone the time is UTC (as flyte-sdk stores naive datetimes)", () => {
+  const iso = (text: string) => (parseValue(text, types.datetime.literalType, cwd) as Date).toISOString();
+  assert.equal(iso("2026-01-31"), "2026-01-31T00:00:00.000Z");
+  assert.equal(iso("2026-01-31T12:30"), "2026-01-31T12:30:00.000Z");
+  assert.equal(iso("2026-01-31 12:30:15.25"), "2026-01-31T12:30:15.250Z");
+  assert.equal(iso("2026-01-31T12:00:00+02:00"), "2026-01-31T10:00:00.000Z");
+  for (const bad of ["5", "March 3", "2026-13-01", "yesterday", "2026-01-31T25:00"]) {
+    assert.throws(() => parseValue(bad, types.datetime.literalType, cwd), /expected an ISO 8601 date-time/, bad);
+  }
+});
+
+test("a File or Dir input given as a local path must exist; URIs are taken as they are", () => {
+  const inputs = { data: types.file, out: types.dir };
+  assert.throws(() => parseInputs(["--data", "no-such.csv", "--out", "s3://b/o"], inputs, "t", here), (error: unknown) => {
+    assert.ok(error instanceof InputError);
+    assert.match(error.message, /bad value for --data \(File\): "no-such\.csv": no such local file: .*no-such\.csv/);
+    return true;
+  });
+  assert.throws(() => parseInputs(["--data", "package.json", "--out", "missing-dir"], inputs, "t", here), /no such local directory/);
+  assert.deepEqual(parseInputs(["--data", "package.json", "--out", "s3://b/o"], inputs, "t", here)["out"], new FlyteDir("s3://b/o"));
 });

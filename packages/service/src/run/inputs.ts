@@ -125,6 +125,19 @@ function parseDuration(text: string): Duration {
   return Duration.fromSeconds(negative ? -seconds : seconds);
 }
 
+const ISO_DATE_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * ISO 8601 only: `new Date` alone would take "5" or "March 3" as some date. Without a zone the time is UTC,
+ * as flyte-sdk stores a naive datetime (JavaScript would read it as local time).
+ */
+function parseDateTime(text: string): Date {
+  const match = ISO_DATE_TIME.exec(text.trim());
+  const date = match ? new Date(match[2] ? `${match[1]}T${match[2]}${match[3] ?? "Z"}` : `${match[1]}T00:00:00Z`) : undefined;
+  if (!date || Number.isNaN(date.getTime())) throw new Error("expected an ISO 8601 date-time such as 2026-01-31T12:00:00Z or 2026-01-31");
+  return date;
+}
+
 /** JSON text, or the contents of a .json file when the value names one. */
 function parseJson(text: string, cwd: string): unknown {
   const file = path.resolve(cwd, text);
@@ -160,11 +173,8 @@ export function parseValue(text: string, type: LiteralType, cwd: string): unknow
           if (["false", "0", "no", "n"].includes(lower)) return false;
           throw new Error("expected true or false");
         }
-        case SimpleType.DATETIME: {
-          const date = new Date(text);
-          if (Number.isNaN(date.getTime())) throw new Error("expected a date-time such as 2026-01-31T12:00:00Z");
-          return date;
-        }
+        case SimpleType.DATETIME:
+          return parseDateTime(text);
         case SimpleType.DURATION:
           return parseDuration(text);
         case SimpleType.NONE:
@@ -179,8 +189,10 @@ export function parseValue(text: string, type: LiteralType, cwd: string): unknow
     case "mapValueType":
       return parseJson(text, cwd);
     case "blob": {
-      // A local path is made absolute so the run does not depend on where the task later resolves it.
+      // A local path is made absolute so the run does not depend on where the task later resolves it, and
+      // checked now: a typo should fail here, naming the input, not somewhere inside the task.
       const uri = HAS_SCHEME.test(text) ? text : path.resolve(cwd, text);
+      if (!HAS_SCHEME.test(text) && !existsSync(uri)) throw new Error(`no such local ${typeName(type) === "Dir" ? "directory" : "file"}: ${uri}`);
       return t.value.dimensionality === BlobType_BlobDimensionality.MULTIPART ? new FlyteDir(uri) : new FlyteFile(uri);
     }
     case "structuredDatasetType":

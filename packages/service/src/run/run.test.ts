@@ -81,13 +81,13 @@ test("connector tasks run on the built-in connectors and --modules; phases and l
   const shout = await cli(tasks, "shout", "--no-discover", "--text", "hi");
   assert.equal(shout.code, 0, shout.stderr);
   assert.deepEqual(JSON.parse(shout.stdout), { text: "HI" });
-  assert.match(shout.stderr, /^\[echo_it\] SUCCEEDED/m);
-  assert.match(shout.stderr, /^\[cli\.shout\] SUCCEEDED/m);
+  assert.match(shout.stderr, /^\[a1 echo_it\] SUCCEEDED/m);
+  assert.match(shout.stderr, /^\[a0 cli\.shout\] SUCCEEDED/m);
 
   const reversed = await cli(tasks, "reverse", "--no-discover", "--modules", "./connectors.ts", "--text", "abc");
   assert.equal(reversed.code, 0, reversed.stderr);
   assert.deepEqual(JSON.parse(reversed.stdout), { text: "cba" });
-  assert.match(reversed.stderr, /^\[reverse_it\] reverse-console: https:\/\/reverse\.example\.com\/job\/1$/m);
+  assert.match(reversed.stderr, /^\[a0 reverse_it\] reverse-console: https:\/\/reverse\.example\.com\/job\/1$/m);
 
   const missing = await cli(tasks, "shout", "--no-discover", "--no-builtins", "--text", "hi");
   assert.equal(missing.code, 1);

@@ -31,7 +31,7 @@ test("a scaffolded package installs, passes its tests, and its image's runtime i
   assert.equal(install.code, 0, install.output);
   const tests = run("npm", ["test"], dir);
   assert.equal(tests.code, 0, tests.output);
-  assert.match(tests.output, /# pass 5\n# fail 0/);
+  assert.match(tests.output, /# pass 6\n# fail 0/);
 
   // The image build without Docker: pack the package in place (prepack builds it), let the CLI write the build
   // context of image.ts, then do what its Dockerfile's `RUN npm install` does with those files, in an empty folder.
