@@ -80,7 +80,8 @@ export function nodePodTemplate(
   if (!template?.podSpec) {
     return {
       podSpec: { containers: [{ name: containerName, resources }] },
-      primaryContainerName: template?.primaryContainerName ?? containerName,
+      // A given template keeps its own primary container name (default "primary"), as Python's PodTemplate does.
+      primaryContainerName: template ? (template.primaryContainerName ?? DEFAULT_PRIMARY_CONTAINER) : containerName,
       ...(template?.labels ? { labels: template.labels } : {}),
       ...(template?.annotations ? { annotations: template.annotations } : {}),
     };

@@ -67,6 +67,21 @@ describe("RayJobConfig", () => {
     });
   });
 
+  it("a pod template without a pod spec gets the resource-only spec and keeps its labels and primary container name", () => {
+    // _build_node_pod_template: PodTemplate(pod_spec=<from resources>, primary_container_name=pod_template.primary_container_name, labels=…)
+    const ray = new RayJobConfig({ workers: [{ groupName: "g", replicas: 1, podTemplate: { labels: { team: "ml" } }, requests: { cpu: 2 } }] });
+    const group = (ray.toCustom()["rayCluster"] as { workerGroupSpec: unknown[] }).workerGroupSpec[0];
+    assert.deepEqual(group, {
+      groupName: "g",
+      replicas: 1,
+      k8sPod: {
+        metadata: { labels: { team: "ml" } },
+        podSpec: { containers: [{ name: "ray-worker", resources: { requests: { cpu: 2 }, limits: { cpu: 2 } } }] },
+        primaryContainerName: "primary",
+      },
+    });
+  });
+
   it("merges resources into the ray container of a user pod template and keeps its other fields", () => {
     const ray = new RayJobConfig({
       workers: [
