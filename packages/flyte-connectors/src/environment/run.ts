@@ -172,7 +172,8 @@ async function runAction<I extends TypeSpecs, O extends TypeSpecs>(
         signal: run.signal,
         handleSigint: false,
         quiet: run.output === undefined,
-        ...(run.output ? { output: relabelled(run.output, task.name, label) } : {}),
+        label,
+        ...(run.output ? { output: run.output } : {}),
         ...(run.pollInterval !== undefined ? { pollInterval: run.pollInterval } : {}),
         ...(run.env ? { env: run.env } : {}),
       });
@@ -214,16 +215,6 @@ async function runAction<I extends TypeSpecs, O extends TypeSpecs>(
  */
 function plainLines(output: ProgressOutput): ProgressOutput {
   return { write: (text: string) => output.write(text), isTTY: false };
-}
-
-/**
- * `runTask` prefixes its lines with `[<task name>]`; in a run they get the action's label instead. Every
- * write is one whole line here (see {@link plainLines}), so the prefix is at the start of the text.
- */
-function relabelled(output: ProgressOutput, taskName: string, label: string): ProgressOutput {
-  const from = `[${taskName}] `;
-  const to = `[${label}] `;
-  return { write: (text: string) => output.write(text.startsWith(from) ? to + text.slice(from.length) : text), isTTY: false };
 }
 
 function linkContext(run: RunState, frame: ActionFrame, parent: ActionFrame | undefined): LinkContext {

@@ -54,6 +54,8 @@ export interface RunOptions {
   output?: ProgressOutput;
   /** Write nothing. Default: false. */
   quiet?: boolean;
+  /** Text between the brackets that start each progress line. Default: the task's name. */
+  label?: string;
   /**
    * The request's `output_prefix`, where a connector may write `outputs.pb`. Default: a fresh temporary
    * directory as a `file://` URI, removed after the run if the connector left it empty (returned files may
@@ -105,7 +107,7 @@ export async function runTask<I extends TypeSpecs, O extends TypeSpecs>(
   });
   const dispatcher = new ConnectorDispatcher(options.registry);
   const taskCategory = { name: template.type, version: template.taskTypeVersion };
-  const progress = new Progress(task.name, options.quiet ? undefined : (options.output ?? process.stderr));
+  const progress = new Progress(options.label ?? task.name, options.quiet ? undefined : (options.output ?? process.stderr));
 
   // One controller for every way to cancel, so cancellation is handled (and delete called) in one place.
   const cancel = runCancellation(options);
