@@ -137,7 +137,7 @@ test("dockerfile() renders the base, the layers in order and a non-root user las
     'ENV LOG_LEVEL="info" REGION="eu"',
     'COPY ["sources/3/connector","/app/connector"]',
     'COPY ["npm/4-0/my-connector-0.1.0.tgz","/opt/flyte-npm/4-0/my-connector-0.1.0.tgz"]',
-    "RUN npm install --omit=dev --install-links --no-audit --no-fund /opt/flyte-npm/4-0/my-connector-0.1.0.tgz && npm cache clean --force",
+    "RUN npm install --omit=dev --no-audit --no-fund /opt/flyte-npm/4-0/my-connector-0.1.0.tgz && npm cache clean --force",
     "WORKDIR /app/connector",
     'ENTRYPOINT ["node","server.js","--port","8000"]',
     "USER 65532:65532",

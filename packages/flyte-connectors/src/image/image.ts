@@ -96,7 +96,12 @@ function checkUser(user: string): string {
 
 /** npm specs that name something on disk rather than in a registry. */
 function isLocalSpec(spec: string): boolean {
-  return spec.startsWith("./") || spec.startsWith("../") || spec.startsWith("/") || spec.startsWith("file:") || /\.tgz$|\.tar\.gz$/.test(spec);
+  return spec.startsWith("./") || spec.startsWith("../") || spec.startsWith("/") || spec.startsWith("file:") || isTarball(spec);
+}
+
+/** A local spec that is a packed package rather than a folder. */
+function isTarball(spec: string): boolean {
+  return /\.tgz$|\.tar\.gz$/.test(spec);
 }
 
 /** Shell word for a `RUN` line: bare when it cannot be misread, else single-quoted. */
@@ -390,8 +395,9 @@ export class Image {
             words.push(target);
           });
           // A folder outside the project would only be symlinked, without its dependencies: --install-links
-          // installs it like a registry package (tarballs are unaffected).
-          const links = layer.packages.some((p) => p.kind === "local") ? " --install-links" : "";
+          // installs it like a registry package. Not for tarballs: there it is needless, and in a workspace
+          // project (the repository's own image) it makes npm refuse peer dependencies met by workspaces.
+          const links = layer.packages.some((p) => p.kind === "local" && !isTarball(p.name)) ? " --install-links" : "";
           lines.push(`RUN npm install --omit=dev${links} --no-audit --no-fund ${words.map(shellWord).join(" ")} && npm cache clean --force`);
           break;
         }
