@@ -1,32 +1,20 @@
 // `npm start` in this repository serves every ready connector: the connector packages are found by discovery
 // (their package.json "flyteConnectors" field), with no flag and no credentials.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ConnectorMetadataService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
-import { testClient } from "@flyte-connectors/service/testing";
+import { spawnService, testClient } from "@flyte-connectors/service/testing";
 
 const root = join(import.meta.dirname, "..");
 
 test("flyte-connector serve, run from the repository root, lists every connector in ListConnectors", async () => {
-  const child = spawn(process.execPath, ["packages/service/bin/flyte-connector.js", "serve", "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1"], {
+  const service = await spawnService(["serve", "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1"], {
     cwd: root,
-    stdio: ["ignore", "ignore", "pipe"],
     // No credentials of any vendor in the environment: starting must not need them.
     env: { PATH: process.env["PATH"] ?? "" },
   });
-  let stderr = "";
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stderr.on("data", (chunk) => {
-      stderr += String(chunk);
-      const match = /serving gRPC on [^\s]+:(\d+)/.exec(stderr);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)));
-  });
-  const client = testClient(port);
+  const client = testClient(service.port);
   try {
     const reply = await client.unary(ConnectorMetadataService.method.listConnectors, {});
     const taskTypes = reply.connectors.flatMap((c) => c.supportedTaskCategories.map((t) => `${t.name}@${t.version}`)).sort();
@@ -40,11 +28,9 @@ test("flyte-connector serve, run from the repository root, lists every connector
       "sleep@0",
       "snowflake@0",
     ]);
-    assert.doesNotMatch(stderr, /skipped/, "no connector module failed to load");
+    assert.doesNotMatch(service.stderr(), /skipped/, "no connector module failed to load");
   } finally {
     client.close();
-    const exited = once(child, "exit");
-    child.kill("SIGTERM");
-    assert.deepEqual(await exited, [0, null]);
+    assert.equal(await service.stop(), 0);
   }
 });

@@ -1,33 +1,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import { testClient } from "./testing/client.js";
+import { CLI_BIN as bin, spawnService } from "./testing/spawn.js";
 
-const bin = fileURLToPath(new URL("../bin/flyte-connector.js", import.meta.url));
 const fixture = fileURLToPath(new URL("./testing/fixture-connectors.ts", import.meta.url));
 
-function runCli(args: string[]): { child: ChildProcess; stderr: () => string; port: Promise<number> } {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stdout!.resume();
-  const port = new Promise<number>((resolve, reject) => {
-    child.stderr!.on("data", (d) => {
-      stderr += String(d);
-      const m = /serving gRPC on [^\s]+:(\d+)/.exec(stderr);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)));
-  });
-  return { child, stderr: () => stderr, port };
-}
-
 test("CLI: TypeScript module via --modules, SIGTERM drains in-flight calls, health NOT_SERVING, exit 0", async () => {
-  const cli = runCli(["serve", "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1", "--modules", fixture, "--no-discover", "--grace-period", "10"]);
-  const port = await cli.port;
+  const cli = await spawnService(["serve", "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1", "--modules", fixture, "--no-discover", "--grace-period", "10"]);
+  const port = cli.port;
   assert.match(cli.stderr(), /Test Connector\s+test\s+0/);
   assert.match(cli.stderr(), /Echo Connector\s+echo\s+0/);
   const client = testClient(port);
@@ -42,18 +27,16 @@ test("CLI: TypeScript module via --modules, SIGTERM drains in-flight calls, heal
     });
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(statuses, ["SERVING"]);
-    const exited = once(cli.child, "exit");
-    cli.child.kill("SIGTERM");
+    const exited = cli.stop();
     const t0 = Date.now();
     const got = await slow;
     assert.equal(got.resource?.message, "done slow", "the call in flight completes");
     assert.ok(statuses.includes("NOT_SERVING"), `health went NOT_SERVING while draining: ${statuses.join(",")}`);
-    const [code] = await exited;
-    assert.equal(code, 0);
+    assert.equal(await exited, 0);
     assert.ok(Date.now() - t0 < 5000);
   } finally {
     client.close();
-    cli.child.kill("SIGKILL");
+    await cli.stop("SIGKILL");
   }
 });
 

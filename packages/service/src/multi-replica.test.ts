@@ -6,7 +6,7 @@
 // Service (A records, one per ready pod; RFC 1035 messages through the dns-packet library).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import dgram from "node:dgram";
 import { once } from "node:events";
@@ -20,32 +20,17 @@ import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/con
 import { Duration, encodeInputs, Phase, types, variableMap } from "flyte-connectors";
 import { serviceDefinition } from "./testing/grpc-definitions.js";
 import { testClient, type TestClient } from "./testing/client.js";
+import { spawnService, type SpawnedService } from "./testing/spawn.js";
 
-const bin = fileURLToPath(new URL("../bin/flyte-connector.js", import.meta.url));
-
-interface Replica {
-  child: ChildProcess;
+interface Replica extends SpawnedService {
   host: string;
-  port: number;
-  metricsPort: number;
   client: TestClient;
 }
 
 /** Starts `flyte-connector serve` (built-in echo and sleep connectors) on `host` (a free port unless given). */
 async function startReplica(host = "127.0.0.1", port = 0): Promise<Replica> {
-  const child = spawn(process.execPath, [bin, "serve", "--port", String(port), "--prometheus-port", "0", "--host", host, "--no-discover", "--log-level", "warn"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  const ports = await new Promise<[number, number]>((resolve, reject) => {
-    child.stderr!.on("data", (d) => {
-      stderr += String(d);
-      const m = /serving gRPC on [^\s]+:(\d+) \(h2c\), metrics on :(\d+)/.exec(stderr);
-      if (m) resolve([Number(m[1]), Number(m[2])]);
-    });
-    child.once("exit", (code) => reject(new Error(`replica exited ${code}: ${stderr}`)));
-  });
-  return { child, host, port: ports[0], metricsPort: ports[1], client: testClient(ports[0], {}, undefined, host) };
+  const service = await spawnService(["serve", "--port", String(port), "--prometheus-port", "0", "--host", host, "--no-discover", "--log-level", "warn"]);
+  return Object.assign(service, { host, client: testClient(service.port, {}, undefined, host) });
 }
 
 function stopAll(replicas: Replica[]): void {
@@ -83,9 +68,7 @@ test("a job created on one replica is polled and deleted on another, after the f
     assert.ok(created.resourceMeta.length > 0);
 
     // Replica A goes away (a rollout, a scale-down): B answers from the resource meta alone.
-    const exited = once(a.child, "exit");
-    a.child.kill("SIGTERM");
-    assert.deepEqual(await exited, [0, null]);
+    assert.equal(await a.stop(), 0);
 
     const category = { name: "sleep", version: 0 };
     const running = await b.client.unary(AsyncConnectorService.method.getTask, { taskCategory: category, resourceMeta: created.resourceMeta });

@@ -134,7 +134,7 @@ function toOptions(flags: ManifestFlags): ManifestOptions {
   };
 }
 
-/** Adds `flyte-connector manifests`: prints Kubernetes manifests for the service (issue 5). */
+/** Adds `flyte-connector manifests`: prints Kubernetes manifests for the service. */
 export function registerManifestsCommand(program: Command): void {
   const d = MANIFEST_DEFAULTS;
   program

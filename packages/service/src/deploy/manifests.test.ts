@@ -4,8 +4,7 @@
 // when one is found (HELM=/path/to/helm, or `helm` on PATH) and must print the same objects as the CLI.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, execFileSync, spawn } from "node:child_process";
-import { once } from "node:events";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,8 +18,8 @@ import { Secret, Service, ServiceAccount } from "kubernetes-models/v1";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import { DEFAULT_IMAGE, MANIFEST_DEFAULTS } from "./manifests.js";
 import { healthCheck, testClient } from "../testing/client.js";
+import { CLI_BIN as bin, spawnService } from "../testing/spawn.js";
 
-const bin = fileURLToPath(new URL("../../bin/flyte-connector.js", import.meta.url));
 const chartDir = fileURLToPath(new URL("../../../../charts/flyte-connector", import.meta.url));
 const run = promisify(execFile);
 
@@ -116,28 +115,17 @@ test("the container's args start the service, and Health/Check \"\" (what the gR
   const objects = await manifests("--worker", "20", "--log-level", "warn", "--secret", "s");
   const args: string[] = one(objects, "Deployment").spec.template.spec.containers[0].args;
   // As the image's ENTRYPOINT would run them, then free local ports instead of 8000/9090 (the last value wins).
-  const child = spawn(process.execPath, [bin, "serve", ...args, "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1", "--no-discover"], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
+  const service = await spawnService(["serve", ...args, "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1", "--no-discover"]);
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stderr!.on("data", (d) => {
-        stderr += String(d);
-        const m = /serving gRPC on [^\s]+:(\d+)/.exec(stderr);
-        if (m) resolve(Number(m[1]));
-      });
-      child.once("exit", (code) => reject(new Error(`serve refused the manifest's args (exit ${code}): ${stderr}`)));
-    });
-    const client = testClient(port);
+    const client = testClient(service.port);
     try {
       assert.equal(await healthCheck(client, ""), "SERVING");
     } finally {
       client.close();
     }
-    const exited = once(child, "exit");
-    child.kill("SIGTERM");
-    assert.equal((await exited)[0], 0, "SIGTERM drains and exits 0");
+    assert.equal(await service.stop(), 0, "SIGTERM drains and exits 0");
   } finally {
-    child.kill("SIGKILL");
+    await service.stop("SIGKILL");
   }
 });
 

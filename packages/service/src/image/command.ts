@@ -68,7 +68,7 @@ function guarded<A extends unknown[]>(command: () => Command, action: (...args: 
 
 const collect = (value: string, previous: string[]): string[] => [...previous, ...value.split(",").filter(Boolean)];
 
-/** Adds `flyte-connector image build|dockerfile <file>`: builds connector images from an image spec (issue 5). */
+/** Adds `flyte-connector image build|dockerfile <file>`: builds connector images from an image spec. */
 export function registerImageCommand(program: Command): void {
   const image = program.command("image").description("build connector container images from an Image spec file (a .ts/.js module exporting an Image)");
   const build: Command = image

@@ -2,10 +2,10 @@
 // checked without it — the Dockerfile's structure, and the ENTRYPOINT command run as is from the repository root
 // (the image's /app is a copy of it). Not verified: the docker build itself, the pruned tree inside the image.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { spawnService } from "../testing/spawn.js";
 
 const ROOT = path.join(import.meta.dirname, "..", "..", "..", "..");
 
@@ -85,28 +85,17 @@ test(".dockerignore keeps local installs and build output out of the context", (
 test("the ENTRYPOINT command serves, answers metrics, and exits 0 on SIGTERM", { timeout: 30_000 }, async () => {
   // Exactly the ENTRYPOINT from the image's working directory; extra arguments, as `docker run IMAGE …` appends them,
   // pick free ports on loopback so the test does not collide with anything listening on 8000/9090.
-  const child = spawn(entrypoint[0]!, [...entrypoint.slice(1), "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1"], {
+  const service = await spawnService([...entrypoint.slice(1), "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1"], {
+    command: entrypoint[0]!,
     cwd: ROOT,
-    stdio: ["ignore", "ignore", "pipe"],
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   try {
-    let stderr = "";
-    const metricsPort = await new Promise<number>((resolve, reject) => {
-      child.stderr.on("data", (chunk: Buffer) => {
-        stderr += String(chunk);
-        const match = /serving gRPC on 127\.0\.0\.1:\d+ \(h2c\), metrics on :(\d+)/.exec(stderr);
-        if (match) resolve(Number(match[1]));
-      });
-      void exited.then((code) => reject(new Error(`exited early (${code}): ${stderr}`)));
-    });
     // Also proves the start-up code (signal handlers included) has run: the event loop is answering.
-    const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    const metrics = await fetch(`http://127.0.0.1:${service.metricsPort}/metrics`);
     assert.equal(metrics.status, 200);
     assert.match(await metrics.text(), /process_cpu_user_seconds_total/);
-    child.kill("SIGTERM");
-    assert.equal(await exited, 0);
+    assert.equal(await service.stop(), 0);
   } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await service.stop("SIGKILL");
   }
 });

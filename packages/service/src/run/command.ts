@@ -26,7 +26,7 @@ function milliseconds(value: string): number {
   return n;
 }
 
-/** Adds `flyte-connector run <file> <task> --<input> <value>…`: runs a task locally (issue 6). */
+/** Adds `flyte-connector run <file> <task> --<input> <value>…`: runs a task locally. */
 export function registerRunCommand(program: Command): void {
   addLoadOptions(program.command("run"))
     .description("run a task of a .ts/.js file locally (the counterpart of `flyte run`) and print its outputs as JSON")

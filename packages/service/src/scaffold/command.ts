@@ -8,7 +8,7 @@ interface InitFlags {
   taskType?: string;
 }
 
-/** Adds `flyte-connector init <name>`: scaffolds a connector package (issue 5). */
+/** Adds `flyte-connector init <name>`: scaffolds a connector package. */
 export function registerInitCommand(program: Command): void {
   const init: Command = program
     .command("init <name>")

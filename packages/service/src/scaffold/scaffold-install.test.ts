@@ -2,11 +2,12 @@
 // dependencies, which the npm cache usually already holds): a scaffolded package installs and passes its own tests
 // right away, and its image (image.ts / Dockerfile) installs and serves the connector — replayed without Docker.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
+import { spawnService } from "../testing/spawn.js";
 
 const BIN = path.join(import.meta.dirname, "..", "..", "bin", "flyte-connector.js");
 const scratch = mkdtempSync(path.join(tmpdir(), "init-install-test-"));
@@ -55,28 +56,18 @@ test("a scaffolded package installs, passes its tests, and its image's runtime i
   const dockerfile = readFileSync(path.join(dir, "Dockerfile"), "utf8");
   const entrypoint = JSON.parse(/^ENTRYPOINT (.+)$/m.exec(dockerfile)![1]!) as string[];
   assert.deepEqual(JSON.parse(/^ENTRYPOINT (.+)$/m.exec(imageDockerfile)![1]!), entrypoint, "Dockerfile and image.ts run the same command");
-  const child = spawn(entrypoint[0]!, [...entrypoint.slice(1), "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1", "--no-builtins"], {
+  const service = await spawnService([...entrypoint.slice(1), "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1", "--no-builtins"], {
+    command: entrypoint[0]!,
     cwd: app,
     env: { ...env, NODE_ENV: "production" },
-    stdio: ["ignore", "ignore", "pipe"],
+    ready: (stderr) => /acme_job/.test(stderr),
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   try {
-    let stderr = "";
-    const metricsPort = await new Promise<number>((resolve, reject) => {
-      child.stderr.on("data", (chunk: Buffer) => {
-        stderr += String(chunk);
-        const match = /serving gRPC on 127\.0\.0\.1:\d+ \(h2c\), metrics on :(\d+)/.exec(stderr);
-        if (match && /acme_job/.test(stderr)) resolve(Number(match[1]));
-      });
-      void exited.then((code) => reject(new Error(`exited early (${code}): ${stderr}`)));
-    });
-    assert.match(stderr, /Acme Jobs Connector\s+acme_job\s+0\s+acme-jobs-connector \(flyteConnectors\)/);
+    assert.match(service.stderr(), /Acme Jobs Connector\s+acme_job\s+0\s+acme-jobs-connector \(flyteConnectors\)/);
     // An answer from the event loop also means the service's start-up code, signal handlers included, has run.
-    assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status, 200);
-    child.kill("SIGTERM");
-    assert.equal(await exited, 0);
+    assert.equal((await fetch(`http://127.0.0.1:${service.metricsPort}/metrics`)).status, 200);
+    assert.equal(await service.stop(), 0);
   } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await service.stop("SIGKILL");
   }
 });

@@ -6,6 +6,7 @@ import { startConnectorService, type ConnectorServiceHandle, type ConnectorServi
 import { healthCheck, testClient, type TestClient } from "./client.js";
 
 export { testClient, healthCheck, type TestClient };
+export { spawnService, CLI_BIN, type SpawnedService, type SpawnServiceOptions } from "./spawn.js";
 
 export interface TestService {
   client: TestClient;
