@@ -12,7 +12,7 @@ import { ConnectorRegistry, FlyteFile, Phase, runTask, TaskFailedError } from "f
 import { serveForTest, type TestService } from "@flyte-connectors/service/testing";
 import { BatchEndpointConnector, BatchEndpointMeta, BatchEndpointTask, IDEMPOTENCY_METADATA_KEY, type BatchConfig } from "./index.js";
 import { FakeOpenAI } from "./testing/fake-openai.js";
-import { createTaskRequest, outputsOf, recording, Transcript, type Attempt } from "./testing/grpc-helpers.js";
+import { createTaskRequest, rejectsWith, outputsOf, recording, Transcript, type Attempt } from "./testing/grpc-helpers.js";
 
 const KEY = "sk-test-B4tchKey0123456789abcdef";
 const SECRETS = { openai_api_key: KEY };
@@ -51,15 +51,6 @@ async function create(task: BatchEndpointTask<any>, values: Record<string, unkno
 
 const get = async (meta: Uint8Array) => (await rpc.get(TYPE, meta, SECRETS)).resource!;
 const batchOf = (meta: Uint8Array) => fake.batches.get(BatchEndpointMeta.decode(meta).batch_id)!;
-
-async function rejectsWith(promise: Promise<unknown>, code: number): Promise<string> {
-  const error = (await promise.then(
-    () => assert.fail("expected the call to fail"),
-    (e: unknown) => e,
-  )) as { code: number; details: string };
-  assert.equal(error.code, code, error.details);
-  return error.details;
-}
 
 describe("BatchEndpointTask", () => {
   test("writes the Python BatchEndpointTask's task type, custom config and interface by default", () => {

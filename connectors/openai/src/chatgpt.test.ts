@@ -11,7 +11,7 @@ import { serveForTest, type TestService } from "@flyte-connectors/service/testin
 import connectors from "./connectors.js";
 import { BatchEndpointConnector, ChatGPTConnector, ChatGPTTask } from "./index.js";
 import { FakeOpenAI } from "./testing/fake-openai.js";
-import { createTaskRequest, outputsOf, recording, Transcript } from "./testing/grpc-helpers.js";
+import { createTaskRequest, rejectsWith, outputsOf, recording, Transcript } from "./testing/grpc-helpers.js";
 
 const KEY = "sk-test-Ch4tKey0123456789abcdef";
 const SECRETS = { openai_api_key: KEY };
@@ -44,15 +44,6 @@ const task = (config: Record<string, unknown> = {}) =>
 async function ask(message: string, t = task(), secrets: Record<string, string> = SECRETS) {
   const { resourceMeta } = await rpc.create(await createTaskRequest(t, { message }, secrets));
   return (await rpc.get("chatgpt", resourceMeta, secrets)).resource!;
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: number): Promise<string> {
-  const error = (await promise.then(
-    () => assert.fail("expected the call to fail"),
-    (e: unknown) => e,
-  )) as { code: number; details: string };
-  assert.equal(error.code, code, error.details);
-  return error.details;
 }
 
 describe("ChatGPTTask", () => {
