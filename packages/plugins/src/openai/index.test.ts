@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ChatCompletionFunctionTool, ChatCompletionMessageFunctionToolCall, ChatCompletionToolMessageParam } from "openai/resources/chat/completions";
-import type { FunctionTool as ResponsesFunctionTool } from "openai/resources/responses/responses";
+import type { FunctionTool as ResponsesFunctionTool, ResponseFunctionToolCall, ResponseInputItem } from "openai/resources/responses/responses";
 import { Duration, FlyteFile, TaskEnvironment, runLocal, types } from "flyte-connectors";
 import { ArgumentError, functionTool, runToolCall } from "./index.js";
 
@@ -88,6 +88,21 @@ describe("runToolCall", () => {
     const message: ChatCompletionToolMessageParam = await runToolCall(tools, call("get_weather", { city: "Lyon", days: 2, unit: "celsius", when: "2026-03-01T09:00:00Z" }));
     assert.deepEqual(message, { role: "tool", tool_call_id: "call_abc123", content: '{"forecast":[20,21],"city":"Lyon"}' });
     assert.deepEqual(seen.at(-1), new Date("2026-03-01T09:00:00Z"));
+  });
+
+  it("answers a Responses API function_call with a function_call_output item", async () => {
+    // The output item shape of a Responses API reply (openai 6.49.0 `ResponseFunctionToolCall`).
+    const item: ResponseFunctionToolCall = {
+      type: "function_call",
+      id: "fc_1",
+      call_id: "call_resp_1",
+      name: "get_weather",
+      arguments: JSON.stringify({ city: "Lima", days: 1, unit: "celsius", when: null }),
+      status: "completed",
+    };
+    const answer: ResponseInputItem.FunctionCallOutput = await runToolCall(tools, item);
+    assert.deepEqual(answer, { type: "function_call_output", call_id: "call_resp_1", output: '{"forecast":[20],"city":"Lima"}' });
+    await assert.rejects(runToolCall(tools, { ...item, name: "nope" }), /unknown tool "nope"/);
   });
 
   it("converts files and durations both ways", async () => {

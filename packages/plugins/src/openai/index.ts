@@ -30,6 +30,22 @@ export interface ToolCall {
   readonly function: { readonly name: string; readonly arguments: string };
 }
 
+/** A model's call of a function tool in a Responses API output item (`ResponseFunctionToolCall`). */
+export interface ResponsesToolCall {
+  readonly type: "function_call";
+  readonly call_id: string;
+  readonly name: string;
+  readonly arguments: string;
+}
+
+/** The input item answering a Responses API function call (`ResponseInputItem.FunctionCallOutput`). */
+export interface ResponsesToolOutput {
+  readonly type: "function_call_output";
+  readonly call_id: string;
+  /** The task's outputs as JSON text. */
+  readonly output: string;
+}
+
 /** The message answering a tool call (`ChatCompletionToolMessageParam`). */
 export interface ToolMessage {
   readonly role: "tool";
@@ -157,24 +173,41 @@ export interface RunToolCallOptions {
 
 /**
  * Runs a model's tool call: finds the tool by name, checks the arguments against the task's inputs, runs the
- * task and returns the tool message with its outputs as JSON, ready to append to the conversation.
+ * task and returns its outputs as JSON in the answer the API expects, ready to append to the conversation: a
+ * `{ role: "tool", tool_call_id, content }` message for a Chat Completions tool call, a
+ * `{ type: "function_call_output", call_id, output }` item for a Responses API `function_call`.
  *
  * @throws ArgumentError when the tool is unknown or an argument does not fit (its message names it: send it
- *   back to the model as the tool message's content to let it retry); the task's own error when it fails.
+ *   back to the model as the tool answer's content to let it retry); the task's own error when it fails.
  */
 // `any`: tools for tasks of different input and output types go in one list; each checks its own arguments.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function runToolCall(tools: readonly FunctionTool<any, any>[], toolCall: ToolCall, options: RunToolCallOptions = {}): Promise<ToolMessage> {
-  if (!toolCall || toolCall.type !== "function" || typeof toolCall.function?.name !== "string") {
-    throw new ArgumentError(`runToolCall: expected a function tool call { id, type: "function", function: { name, arguments } }`);
+export async function runToolCall(tools: readonly FunctionTool<any, any>[], toolCall: ToolCall, options?: RunToolCallOptions): Promise<ToolMessage>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function runToolCall(tools: readonly FunctionTool<any, any>[], toolCall: ResponsesToolCall, options?: RunToolCallOptions): Promise<ResponsesToolOutput>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function runToolCall(tools: readonly FunctionTool<any, any>[], toolCall: ToolCall | ResponsesToolCall, options: RunToolCallOptions = {}): Promise<ToolMessage | ResponsesToolOutput> {
+  const call =
+    toolCall?.type === "function" && typeof toolCall.function?.name === "string"
+      ? { name: toolCall.function.name, arguments: toolCall.function.arguments }
+      : toolCall?.type === "function_call" && typeof toolCall.name === "string"
+        ? { name: toolCall.name, arguments: toolCall.arguments }
+        : undefined;
+  if (!call) {
+    throw new ArgumentError(
+      `runToolCall: expected a function tool call ({ id, type: "function", function: { name, arguments } }, or a Responses { type: "function_call", call_id, name, arguments })`,
+    );
   }
-  const tool = tools.find((t) => t.function.name === toolCall.function.name);
+  const tool = tools.find((t) => t.function.name === call.name);
   if (!tool) {
-    throw new ArgumentError(`unknown tool "${toolCall.function.name}" (tools: ${tools.map((t) => t.function.name).join(", ") || "none"})`);
+    throw new ArgumentError(`unknown tool "${call.name}" (tools: ${tools.map((t) => t.function.name).join(", ") || "none"})`);
   }
-  const inputs = tool.parseArguments(toolCall.function.arguments ?? "");
+  const inputs = tool.parseArguments(call.arguments ?? "");
   const outputs = await (options.run ?? runTask)(tool.task as FunctionTask<TypeSpecs, TypeSpecs>, inputs);
-  return { role: "tool", tool_call_id: toolCall.id, content: JSON.stringify(outputs, toJsonResult) };
+  const json = JSON.stringify(outputs, toJsonResult);
+  return toolCall.type === "function"
+    ? { role: "tool", tool_call_id: toolCall.id, content: json }
+    : { type: "function_call_output", call_id: toolCall.call_id, output: json };
 }
 
 async function runTask(task: FunctionTask<TypeSpecs, TypeSpecs>, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
