@@ -1,6 +1,6 @@
 // How failures of BigQuery API calls (made through @google-cloud/bigquery) are classified, retried and reported.
-import { ConnectorError, type StatusName } from "flyte-connectors";
-import { describeFault, isTransient, withRetries, type RetryOptions } from "flyte-connectors/http";
+import { ConnectorError } from "flyte-connectors";
+import { describeFault, isTransient, statusNameForHttp, withRetries, type RetryOptions } from "flyte-connectors/http";
 
 /** The fields of @google-cloud/common's ApiError that we read (duck-typed: that package is not our dependency). */
 interface ApiErrorLike {
@@ -85,21 +85,12 @@ export async function callBigQuery<T>(operation: string, options: CallOptions, a
   }
 }
 
-function statusName(httpStatus: number): StatusName {
-  if (httpStatus === 400) return "INVALID_ARGUMENT";
-  if (httpStatus === 404) return "NOT_FOUND";
-  if (httpStatus === 409) return "ALREADY_EXISTS";
-  // 401/403: credentials or permissions (StatusName has no PERMISSION_DENIED); quotaExceeded is a 403 as well.
-  if (httpStatus === 401 || httpStatus === 403) return "FAILED_PRECONDITION";
-  return "INTERNAL";
-}
-
 /** A caller-safe ConnectorError for a failed BigQuery call: the vendor's message, never credentials. */
 export function toConnectorError(operation: string, error: unknown, secrets: readonly string[]): ConnectorError {
   if (error instanceof ConnectorError) return error;
   const api = apiError(error);
   if (api) {
-    const code = isRetryable(error) ? "UNAVAILABLE" : statusName(api.code);
+    const code = isRetryable(error) ? "UNAVAILABLE" : statusNameForHttp(api.code);
     return new ConnectorError(code, redact(`BigQuery ${operation} failed (HTTP ${api.code}): ${api.message}`, secrets), { cause: error });
   }
   if (isRetryable(error)) {

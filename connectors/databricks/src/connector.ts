@@ -7,12 +7,11 @@ import {
   type CreateRequest,
   type Resource,
   type ResourceRequest,
-  type StatusName,
   attemptToken,
   connectorSecret,
   connectorSecretPath,
 } from "flyte-connectors";
-import { describeFault, HttpError, isTransient, pollTolerantly, requestJson, type RetryOptions } from "flyte-connectors/http";
+import { describeFault, HttpError, isTransient, pollTolerantly, requestJson, statusNameForHttp, type RetryOptions } from "flyte-connectors/http";
 import { buildRunSubmitBody } from "./job-spec.js";
 import { runPhase, type RunState } from "./run-state.js";
 
@@ -242,13 +241,7 @@ export class DatabricksConnector extends AsyncConnector<DatabricksJobMetadata> {
     if (error instanceof HttpError) {
       const vendor = vendorError(error);
       const detail = [vendor.code, vendor.message].filter(Boolean).join(": ");
-      const code: StatusName = isTransient(error)
-        ? "UNAVAILABLE"
-        : error.status === 400
-          ? "INVALID_ARGUMENT"
-          : error.status === 404
-            ? "NOT_FOUND"
-            : "FAILED_PRECONDITION";
+      const code = statusNameForHttp(error.status);
       const text = `Databricks ${call} failed: HTTP ${error.status}${detail ? ` ${detail}` : ""}`;
       return new ConnectorError(code, redact(text, token), { cause: error });
     }

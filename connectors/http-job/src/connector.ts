@@ -9,12 +9,11 @@ import {
   type CreateRequest,
   type Resource,
   type ResourceRequest,
-  type StatusName,
   attemptToken,
   encodeLiteral,
   types,
 } from "flyte-connectors";
-import { describeFault, HttpError, isTransient, pollTolerantly, requestJson, type RetryOptions } from "flyte-connectors/http";
+import { describeFault, HttpError, isTransient, pollTolerantly, requestJson, statusNameForHttp, type RetryOptions } from "flyte-connectors/http";
 import { DEFAULT_PHASES, parseConfig, PHASE_NAMES, type OutputKind, type PollSpec } from "./config.js";
 import { renderHeader, renderJson, renderUrl, valueAt, type TemplateScope } from "./template.js";
 
@@ -271,13 +270,7 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
   #callError(call: string, error: unknown, messagePath: string, secret: string | undefined, signal: AbortSignal): unknown {
     if (signal.aborted || error instanceof ConnectorError) return error;
     if (error instanceof HttpError) {
-      const code: StatusName = isTransient(error)
-        ? "UNAVAILABLE"
-        : error.status === 400 || error.status === 422
-          ? "INVALID_ARGUMENT"
-          : error.status === 409
-            ? "ALREADY_EXISTS"
-            : "FAILED_PRECONDITION";
+      const code = statusNameForHttp(error.status);
       const text = replyText(error, messagePath);
       return new ConnectorError(code, redact(`Job service ${call} request failed: HTTP ${error.status}${text ? `: ${text}` : ""}`, secret), { cause: error });
     }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Phase } from "../phase.js";
-import { HttpError, describeFault, isTransient, parseRetryAfter, pollTolerantly, requestJson, withRetries } from "./index.js";
+import { HttpError, describeFault, isTransient, parseRetryAfter, pollTolerantly, requestJson, statusNameForHttp, withRetries } from "./index.js";
 
 /** A local HTTP server whose replies are scripted per test: each request takes the next reply. */
 function scriptedServer() {
@@ -108,6 +108,24 @@ describe("flyte-connectors/http", () => {
       /definite/,
     );
     assert.equal(calls, 1);
+  });
+
+  test("statusNameForHttp: one HTTP → gRPC status rule for every connector", () => {
+    const table = Object.fromEntries([400, 401, 403, 404, 408, 409, 410, 422, 429, 500, 501, 503].map((status) => [status, statusNameForHttp(status)]));
+    assert.deepEqual(table, {
+      400: "INVALID_ARGUMENT",
+      401: "FAILED_PRECONDITION",
+      403: "FAILED_PRECONDITION",
+      404: "NOT_FOUND",
+      408: "UNAVAILABLE",
+      409: "ALREADY_EXISTS",
+      410: "NOT_FOUND",
+      422: "INVALID_ARGUMENT",
+      429: "UNAVAILABLE",
+      500: "UNAVAILABLE",
+      501: "INTERNAL",
+      503: "UNAVAILABLE",
+    });
   });
 
   test("parseRetryAfter reads seconds and HTTP dates", () => {

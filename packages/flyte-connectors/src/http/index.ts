@@ -1,5 +1,5 @@
 // `flyte-connectors/http`: calling external REST APIs from connectors, with the fault handling every connector
 // needs (retries with back-off, caller-safe fault descriptions, polls that survive an outage).
-export { withRetries, isTransient, describeFault, parseRetryAfter, HttpError, type RetryOptions } from "./retry.js";
+export { withRetries, isTransient, describeFault, parseRetryAfter, statusNameForHttp, HttpError, type RetryOptions } from "./retry.js";
 export { requestJson, type JsonRequest } from "./request.js";
 export { pollTolerantly, type TolerantPollOptions } from "./tolerant-poll.js";

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { ConnectorError } from "../errors.js";
+import { ConnectorError, type StatusName } from "../errors.js";
 
 /** How a call to an external API is retried. */
 export interface RetryOptions {
@@ -37,6 +37,21 @@ export class HttpError extends Error {
 
 /** HTTP statuses that say "try again later" rather than "this request is wrong". */
 const TRANSIENT_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+/**
+ * The gRPC status for an external API's HTTP error reply, one rule for every connector: transient statuses
+ * (408, 425, 429, 500, 502, 503, 504) → UNAVAILABLE; 400 and 422 (the request is wrong) → INVALID_ARGUMENT;
+ * 404 and 410 → NOT_FOUND; 409 → ALREADY_EXISTS; other 5xx → INTERNAL; 401, 403 and other refusals →
+ * FAILED_PRECONDITION (credentials or permissions must change first; StatusName has no PERMISSION_DENIED).
+ */
+export function statusNameForHttp(status: number): StatusName {
+  if (TRANSIENT_STATUSES.has(status)) return "UNAVAILABLE";
+  if (status === 400 || status === 422) return "INVALID_ARGUMENT";
+  if (status === 404 || status === 410) return "NOT_FOUND";
+  if (status === 409) return "ALREADY_EXISTS";
+  if (status >= 500) return "INTERNAL";
+  return "FAILED_PRECONDITION";
+}
 
 /** Socket and undici error codes of a connection that failed or broke off. */
 const TRANSIENT_CODES = new Set([
