@@ -141,9 +141,8 @@ export function parseConfig(custom: Record<string, unknown>, inputNames?: Readon
   const statusValue = custom["status"];
   const status = request(statusValue, "status", "GET", ["jobId"], inputNames);
   const statusObject = statusValue as Record<string, unknown>;
-  if (!referencesIn(status.url, "custom.status.url").includes("jobId") && status.body === undefined) {
-    fail("status.url", "must contain {{ jobId }} (or status.body must name the job).");
-  }
+  const namesJob = [...referencesIn(status.url, "custom.status.url"), ...referencesInJson(status.body, "custom.status.body")].includes("jobId");
+  if (!namesJob) fail("status.url", "must contain {{ jobId }} (or status.body must name the job).");
   const phases: Record<string, PhaseName> = {};
   if (statusObject["phases"] !== undefined && statusObject["phases"] !== null) {
     if (!isObject(statusObject["phases"])) fail("status.phases", "must map status words to phase names.");

@@ -284,6 +284,7 @@ describe("HTTP job connector through the gRPC service", () => {
     await bad({ submit: { url: `${base}/jobs`, body: { n: "{{ inputs.nope }}" } } }, /custom\.submit\.body references \{\{ inputs\.nope \}\}, but the task has no input "nope"/);
     await bad({ status: { url: `${base}/jobs/{{ inputs.data }}` } }, /custom\.status\.url references \{\{ inputs\.data \}\}; here only jobId/);
     await bad({ status: { url: `${base}/jobs` } }, /custom\.status\.url must contain \{\{ jobId \}\}/);
+    await bad({ status: { url: `${base}/jobs/query`, method: "POST", body: { all: true } } }, /custom\.status\.url must contain \{\{ jobId \}\} \(or status\.body must name the job\)/);
     await bad({ status: { url: `${base}/jobs/{{ jobId }}`, phases: { ok: "DONE" } } }, /custom\.status\.phases\.ok must be one of/);
     await bad({ submit: { url: `${base}/jobs`, headers: { Authorization: "Bearer x" } } }, /custom\.submit\.headers\.Authorization would put a credential/);
     await bad({ submit: { url: "http://169.254.169.254/latest/meta-data" } }, /may not call http:\/\/169\.254\.169\.254/);

@@ -47,7 +47,7 @@ export type BatchConfig = {
   endpoint?: string;
   /** Default: "24h", the only window OpenAI offers. */
   completion_window?: string;
-  /** Up to 16 string pairs; the connector adds `flyte_idempotency_key`. */
+  /** Up to 15 string pairs; the connector adds a 16th, `flyte_idempotency_key` (OpenAI allows 16). */
   metadata?: Record<string, string>;
 } & { [key: string]: JsonValue | undefined };
 
