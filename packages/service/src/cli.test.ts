@@ -54,6 +54,20 @@ test("CLI: list prints the connector table; a broken module is reported and skip
   assert.match(err, /skipped \.\/no\/such\/module\.ts/);
 });
 
+test("CLI: TLS flag mistakes are one-line errors naming the flag, exit 1", async () => {
+  for (const [args, message] of [
+    [["--tls-cert", "cert.pem"], /^error: --tls-cert and --tls-key go together\.\n$/],
+    [["--tls-cert", "no/such/cert.pem", "--tls-key", "no/such/key.pem"], /^error: cannot read --tls-cert no\/such\/cert\.pem: ENOENT\n$/],
+  ] as const) {
+    const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--prometheus-port", "0", "--no-discover", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d) => (err += String(d)));
+    const [code] = await once(child, "exit");
+    assert.equal(code, 1, err);
+    assert.match(err, message);
+  }
+});
+
 test("CLI: --timeout and --grace-period beyond the longest Node timer are refused with a clear error", async () => {
   for (const [flag, value] of [["--timeout", "2147484"], ["--grace-period", "99999999"]] as const) {
     const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--prometheus-port", "0", "--no-discover", flag, value], { stdio: ["ignore", "ignore", "pipe"] });

@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { readTlsFiles, startConnectorService, type ConnectorServiceHandle } from "./service.js";
+import { ImageBuildError } from "flyte-connectors";
+import { startConnectorService, type ConnectorServiceHandle } from "./service.js";
 import { addLoadOptions, type LoadFlags } from "./load-options.js";
 import { registerManifestsCommand } from "./deploy/command.js";
 import { registerImageCommand } from "./image/command.js";
@@ -20,6 +22,18 @@ function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
 
 /** Longest `--timeout`/`--grace-period` in seconds: a Node timer holds at most 2^31 − 1 ms (~24.8 days). */
 const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+
+/** The PEM files of --tls-cert and --tls-key; an unreadable one is a usage error naming the flag. */
+function readTlsFiles(certPath: string, keyPath: string): { cert: Buffer; key: Buffer } {
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new InvalidArgumentError(`cannot read ${flag} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  };
+  return { cert: read("--tls-cert", certPath), key: read("--tls-key", keyPath) };
+}
 
 interface ServeFlags extends LoadFlags {
   port: number;
@@ -133,5 +147,14 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerInitCommand(program);
   registerManifestsCommand(program);
   registerImageCommand(program);
-  await program.parseAsync(argv as string[]);
+  try {
+    await program.parseAsync(argv as string[]);
+  } catch (error) {
+    // Mistakes of the command line (a bad flag value, an unreadable file, no image builder) get one line, as
+    // commander's own usage errors do; anything else is a bug and keeps its stack (bin/flyte-connector.js).
+    if (error instanceof InvalidArgumentError || error instanceof ImageBuildError) {
+      program.error(`error: ${error.message}`);
+    }
+    throw error;
+  }
 }

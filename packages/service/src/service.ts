@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import type http from "node:http";
 import { pino, type Logger } from "pino";
 import { ConnectorDispatcher, ConnectorRegistry, type Connector, type DispatcherOptions } from "flyte-connectors";
@@ -213,7 +212,3 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   };
 }
 
-/** Reads PEM files for {@link ConnectorServiceOptions.tls}. */
-export function readTlsFiles(certPath: string, keyPath: string): { cert: Buffer; key: Buffer } {
-  return { cert: readFileSync(certPath), key: readFileSync(keyPath) };
-}

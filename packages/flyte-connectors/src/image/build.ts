@@ -145,7 +145,7 @@ export const ImageBuildEngine = {
     const tool = options.tool ?? (options.dryRun ? "docker" : await detectTool(env));
     if (!tool) {
       throw new ImageBuildError(
-        "No image builder found: looked for `docker` with the buildx plugin (`docker buildx version`) and `podman` (`podman --version`) on PATH. Install one of them, or use dryRun to get the Dockerfile and command.",
+        "No image builder found: looked for `docker` with the buildx plugin (`docker buildx version`) and `podman` (`podman --version`) on PATH. Install one of them, or do a dry run (`dryRun: true`; CLI: `--dry-run`) to get the Dockerfile and command.",
       );
     }
     const keep = options.contextDir !== undefined;

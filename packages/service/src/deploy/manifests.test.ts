@@ -243,7 +243,7 @@ function findHelm(): string | undefined {
 }
 
 const helm = findHelm();
-const noHelm = helm ? false : "no helm binary (set HELM=/path/to/helm or put helm on PATH; see the README's Deploy section)";
+const noHelm = helm ? false : "no helm binary (set HELM=/path/to/helm or put helm on PATH; see docs/deploy.md, section What the tests verify)";
 
 /** Labels only one of the two sets (Helm bookkeeping vs the CLI's) carries. */
 function withoutToolLabels(objects: Obj[]): Obj[] {

@@ -12,7 +12,7 @@ interface InitFlags {
 export function registerInitCommand(program: Command): void {
   const init: Command = program
     .command("init <name>")
-    .description("create a connector package (connector, task, test, Dockerfile) in ./<name>")
+    .description("create a connector package (connector, task, test, Dockerfile) in ./<name without @scope/> (or --dir)")
     .option("--dir <dir>", "folder to create it in (default: ./<name without @scope/>)")
     .option("--force", "write into a non-empty folder, overwriting the generated files")
     .option("--task-type <type>", "task type the connector serves (default: from the name, snake_case)")
