@@ -22,3 +22,13 @@ test("attemptIdentity falls back to the output prefix, and is undefined without 
   assert.equal(attemptIdentity({ taskExecutionMetadata: undefined, outputPrefix: "" }), undefined);
   assert.equal(attemptToken({ taskExecutionMetadata: undefined, outputPrefix: "" }), undefined);
 });
+
+test("attemptIdentity: two actions of one run differ; without an action id the output prefix is used", () => {
+  const action = (nodeId: string) =>
+    create(TaskExecutionMetadataSchema, {
+      taskExecutionId: { retryAttempt: 0, nodeExecutionId: { nodeId, executionId: { org: "o", project: "p", domain: "d", name: "r1" } } },
+    });
+  assert.notEqual(attemptIdentity({ taskExecutionMetadata: action("a0"), outputPrefix: "" }), attemptIdentity({ taskExecutionMetadata: action("a1"), outputPrefix: "" }));
+  assert.equal(attemptIdentity({ taskExecutionMetadata: action(""), outputPrefix: "s3://b/r1/a1/0" }), '["output-prefix","s3://b/r1/a1/0"]');
+  assert.equal(attemptIdentity({ taskExecutionMetadata: action(""), outputPrefix: "" }), undefined);
+});

@@ -12,7 +12,8 @@ export function attemptIdentity(request: Pick<CreateRequest, "taskExecutionMetad
   const id = request.taskExecutionMetadata?.taskExecutionId;
   const node = id?.nodeExecutionId;
   const run = node?.executionId;
-  if (id && node && run && run.name) return JSON.stringify(["task-execution", run.org, run.project, run.domain, run.name, node.nodeId, id.retryAttempt]);
+  // Without the action (node) id, a run-wide identity would be shared by every action of the run.
+  if (id && node && run && run.name && node.nodeId) return JSON.stringify(["task-execution", run.org, run.project, run.domain, run.name, node.nodeId, id.retryAttempt]);
   return request.outputPrefix ? JSON.stringify(["output-prefix", request.outputPrefix]) : undefined;
 }
 

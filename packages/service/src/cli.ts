@@ -53,23 +53,34 @@ interface ServeFlags extends LoadFlags {
 async function serve(flags: ServeFlags): Promise<void> {
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new InvalidArgumentError("--tls-cert and --tls-key go together.");
   // A signal while connectors load is kept and acted on once the service is up (Node's default would kill at once).
+  // A second one does not wait: nothing is served yet, so nothing is lost by exiting at once.
   let earlySignal: string | undefined;
-  const onEarlySignal = (signal: string) => (earlySignal = signal);
+  const onEarlySignal = (signal: NodeJS.Signals) => {
+    if (earlySignal) process.exit(1);
+    earlySignal = signal;
+  };
   process.on("SIGTERM", onEarlySignal).on("SIGINT", onEarlySignal);
-  const handle: ConnectorServiceHandle = await startConnectorService({
-    port: flags.port,
-    host: flags.host,
-    prometheusPort: flags.prometheus_port ?? flags.prometheusPort,
-    worker: flags.worker,
-    modules: flags.modules,
-    discover: flags.discover,
-    builtins: flags.builtins,
-    gracePeriodMs: flags.gracePeriod * 1000,
-    maxReceiveMessageBytes: flags.maxReceiveSize,
-    maxConnectionAgeMs: flags.maxConnectionAge * 1000,
-    logLevel: flags.logLevel,
-    ...(flags.tlsCert && flags.tlsKey ? { tls: readTlsFiles(flags.tlsCert, flags.tlsKey) } : {}),
-  });
+  const removeEarlyHandlers = () => process.off("SIGTERM", onEarlySignal).off("SIGINT", onEarlySignal);
+  let handle: ConnectorServiceHandle;
+  try {
+    handle = await startConnectorService({
+      port: flags.port,
+      host: flags.host,
+      prometheusPort: flags.prometheus_port ?? flags.prometheusPort,
+      worker: flags.worker,
+      modules: flags.modules,
+      discover: flags.discover,
+      builtins: flags.builtins,
+      gracePeriodMs: flags.gracePeriod * 1000,
+      maxReceiveMessageBytes: flags.maxReceiveSize,
+      maxConnectionAgeMs: flags.maxConnectionAge * 1000,
+      logLevel: flags.logLevel,
+      ...(flags.tlsCert && flags.tlsKey ? { tls: readTlsFiles(flags.tlsCert, flags.tlsKey) } : {}),
+    });
+  } catch (error) {
+    removeEarlyHandlers(); // a failed start-up exits as an error, not as a swallowed signal
+    throw error;
+  }
   let stopping = false;
   const stop = (reason: string) => {
     if (stopping) {
@@ -94,10 +105,14 @@ async function serve(flags: ServeFlags): Promise<void> {
     handle.logger.fatal({ err: error }, "uncaught exception");
     void handle.forceClose().finally(() => exit(1));
   });
-  process.off("SIGTERM", onEarlySignal).off("SIGINT", onEarlySignal);
+  removeEarlyHandlers();
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-  if (earlySignal) stop(earlySignal);
+  if (earlySignal) {
+    // Not announced as serving: it drains (nothing is in flight yet) and exits.
+    stop(earlySignal);
+    return;
+  }
   process.stderr.write(
     `flyte-connector: serving gRPC on ${flags.host}:${handle.port}${flags.tlsCert ? " (TLS)" : " (h2c)"}, metrics on :${handle.prometheusPort}\n${connectorTable(handle.connectors)}\n`,
   );
