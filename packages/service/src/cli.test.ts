@@ -1,6 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
@@ -52,6 +55,28 @@ test("CLI: list prints the connector table; a broken module is reported and skip
   assert.match(out, /Test Connector\s+test\s+0/);
   assert.match(out, /Sleep Connector\s+sleep\s+0/);
   assert.match(err, /skipped \.\/no\/such\/module\.ts/);
+});
+
+test("CLI: SIGTERM while connectors load exits 0 without announcing; a second signal exits 1 at once", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "slow-module-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const slow = join(dir, "slow.mts");
+  writeFileSync(slow, "await new Promise((resolve) => setTimeout(resolve, 1500));\nexport default [];\n");
+  for (const signals of [1, 2]) {
+    const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1", "--no-discover", "--modules", slow], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let err = "";
+    child.stderr.on("data", (d) => (err += String(d)));
+    const exited = once(child, "exit");
+    await new Promise((resolve) => setTimeout(resolve, 600)); // started, still loading the slow module
+    child.kill("SIGTERM");
+    // Signals are not queued: a second one sent at once may be merged with the first.
+    if (signals === 2) setTimeout(() => child.kill("SIGTERM"), 100);
+    const [code] = await exited;
+    assert.equal(code, signals === 1 ? 0 : 1, err);
+    assert.doesNotMatch(err, /serving gRPC/);
+  }
 });
 
 test("CLI: TLS flag mistakes are one-line errors naming the flag, exit 1", async () => {
