@@ -1,13 +1,14 @@
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { ImageBuildError } from "flyte-connectors";
+import { ConnectorRegistry, ImageBuildError } from "flyte-connectors";
 import { startConnectorService, type ConnectorServiceHandle } from "./service.js";
 import { addLoadOptions, type LoadFlags } from "./load-options.js";
+import { loadConnectors } from "./loader.js";
 import { registerManifestsCommand } from "./deploy/command.js";
 import { registerImageCommand } from "./image/command.js";
 import { registerRunCommand } from "./run/command.js";
 import { registerInitCommand } from "./scaffold/command.js";
-import { connectorTable } from "./table.js";
+import { connectorTable, servedConnector } from "./table.js";
 import { MAX_TIMER_MS } from "./transport/server.js";
 
 function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -122,18 +123,10 @@ async function serve(flags: ServeFlags): Promise<void> {
 }
 
 async function list(flags: LoadFlags): Promise<void> {
-  const handle = await startConnectorService({
-    port: 0,
-    host: "127.0.0.1",
-    prometheusPort: null,
-    logLevel: "silent",
-    modules: flags.modules,
-    discover: flags.discover,
-    builtins: flags.builtins,
-  });
-  process.stdout.write(connectorTable(handle.connectors) + "\n");
-  for (const failure of handle.failures) process.stderr.write(`flyte-connector: skipped ${failure.source}: ${failure.error}\n`);
-  await handle.forceClose();
+  // The same loading as `serve`, without a server: nothing is bound.
+  const { loaded, failed } = await loadConnectors(new ConnectorRegistry(), { modules: flags.modules, discover: flags.discover, builtins: flags.builtins });
+  process.stdout.write(connectorTable(loaded.map(({ connector, source }) => servedConnector(connector, source))) + "\n");
+  for (const failure of failed) process.stderr.write(`flyte-connector: skipped ${failure.source}: ${failure.error}\n`);
 }
 
 /** Runs the CLI with `argv` (as process.argv). */

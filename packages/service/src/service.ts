@@ -8,6 +8,7 @@ import { Limiter } from "./limiter.js";
 import { loadConnectors, type LoadFailure } from "./loader.js";
 import { ServiceMetrics, startMetricsServer } from "./metrics.js";
 import { GrpcServer, MAX_TIMER_MS } from "./transport/server.js";
+import { servedConnector, type ServedConnector } from "./table.js";
 
 /** Options of {@link startConnectorService}. Every field is optional. */
 export interface ConnectorServiceOptions {
@@ -55,13 +56,7 @@ export interface ConnectorServiceOptions {
   dispatcherOptions?: DispatcherOptions;
 }
 
-/** One row of the connector table. */
-export interface ServedConnector {
-  name: string;
-  taskType: string;
-  version: number;
-  source: string;
-}
+export type { ServedConnector } from "./table.js";
 
 /** A running connector service. */
 export interface ConnectorServiceHandle {
@@ -140,11 +135,10 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   // Connectors: built-ins, then --modules, then discovered packages. Failures are reported and skipped.
   const served: ServedConnector[] = [];
   const failures: LoadFailure[] = [];
-  const row = (connector: Connector, source: string): ServedConnector => ({ name: connector.name, taskType: connector.taskTypeName, version: connector.taskTypeVersion ?? 0, source });
   if (!opts.dispatcher) {
-    for (const connector of registry.list()) served.push(row(connector, "registry"));
+    for (const connector of registry.list()) served.push(servedConnector(connector, "registry"));
     const result = await loadConnectors(registry, { builtins: opts.builtins, modules: opts.modules, discover: opts.discover, cwd: opts.cwd });
-    for (const { connector, source } of result.loaded) served.push(row(connector, source));
+    for (const { connector, source } of result.loaded) served.push(servedConnector(connector, source));
     failures.push(...result.failed);
   }
   for (const failure of failures) logger.error({ source: failure.source, error: failure.error }, "connector module skipped");

@@ -1,4 +1,17 @@
-import type { ServedConnector } from "./service.js";
+import type { Connector } from "flyte-connectors";
+
+/** One row of the connector table. */
+export interface ServedConnector {
+  name: string;
+  taskType: string;
+  version: number;
+  source: string;
+}
+
+/** A row of the connector table: a connector and where it was loaded from. */
+export function servedConnector(connector: Connector, source: string): ServedConnector {
+  return { name: connector.name, taskType: connector.taskTypeName, version: connector.taskTypeVersion ?? 0, source };
+}
 
 /** The connector table printed at start (and by `flyte-connector list`). */
 export function connectorTable(rows: readonly ServedConnector[]): string {

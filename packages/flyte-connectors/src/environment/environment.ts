@@ -1,6 +1,5 @@
 import type { TypeSpecs } from "../task/index.js";
-import { FunctionTask, type FunctionTaskClass, type ImageRef, type TaskFunction, type TaskSettings } from "./function-task.js";
-import { TaskPluginRegistry } from "./plugin-registry.js";
+import { FunctionTask, TaskPluginRegistry, type FunctionTaskClass, type ImageRef, type TaskFunction, type TaskSettings } from "./function-task.js";
 import type { Resources } from "./resources.js";
 import type { SecretRequest } from "./secrets.js";
 

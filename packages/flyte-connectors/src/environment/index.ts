@@ -7,8 +7,9 @@ export {
   type TaskSettings,
   type ImageRef,
   type SerializationContext,
+  TaskPluginRegistry,
+  type PluginConfigClass,
 } from "./function-task.js";
-export { TaskPluginRegistry, type PluginConfigClass } from "./plugin-registry.js";
 export type { TaskLink, LinkContext } from "./links.js";
 export type { Resources, Device, DeviceClass, CpuQuantity } from "./resources.js";
 export type { Secret, SecretRequest } from "./secrets.js";
