@@ -12,6 +12,7 @@
  */
 export { DataFrame, type DataFrameColumn, Duration, FlyteDir, FlyteFile } from "./native.js";
 export { type Infer, type InferShape, type TypeSpec, types, variableMap } from "./spec.js";
+export { describeType } from "./describe.js";
 export { LocalFileStorage, type LiteralStorage } from "./storage.js";
 export type { ConvertOptions } from "./context.js";
 export {

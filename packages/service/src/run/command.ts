@@ -40,9 +40,9 @@ export function registerRunCommand(program: Command): void {
     .addHelpText(
       "after",
       `
-Inputs are parsed by their declared types: int, float, str, bool (--flag, --no-flag or --flag true|false),
-datetime (ISO 8601), timedelta (90s, 1h30m, PT1H or seconds), JSON for dicts, lists and dataclasses (or the
-path of a .json file), a local path or URI for File and Dir. Optional inputs default to null.
+Inputs are parsed by their declared types: int, float, string, boolean (--flag, --no-flag or --flag true|false),
+datetime (ISO 8601), duration (90s, 1h30m, PT1H or seconds), JSON for lists, maps, structs and dataclasses (or
+the path of a .json file), a local path or URI for files and dirs. Optional inputs default to null.
 Connectors for connector tasks: the built-ins, installed packages declaring "flyteConnectors", --modules, and
 the file's own default export when it is a connector or a list of connectors.
 Exit code: 0 when the task succeeds, 1 otherwise.

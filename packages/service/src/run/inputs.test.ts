@@ -69,7 +69,7 @@ test("a File or Dir input given as a local path must exist; URIs are taken as th
   const inputs = { data: types.file, out: types.dir };
   assert.throws(() => parseInputs(["--data", "no-such.csv", "--out", "s3://b/o"], inputs, "t", here), (error: unknown) => {
     assert.ok(error instanceof InputError);
-    assert.match(error.message, /bad value for --data \(File\): "no-such\.csv": no such local file: .*no-such\.csv/);
+    assert.match(error.message, /bad value for --data \(file\): "no-such\.csv": no such local file: .*no-such\.csv/);
     return true;
   });
   assert.throws(() => parseInputs(["--data", "package.json", "--out", "missing-dir"], inputs, "t", here), /no such local directory/);

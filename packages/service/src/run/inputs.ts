@@ -1,50 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { DataFrame, Duration, FlyteDir, FlyteFile, type TypeSpecs } from "flyte-connectors";
+import { DataFrame, Duration, FlyteDir, FlyteFile, describeType, type TypeSpecs } from "flyte-connectors";
 import { BlobType_BlobDimensionality, SimpleType, type LiteralType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
 
 /** A bad or missing `--<input>` value; the message lists the task's inputs. */
 export class InputError extends Error {
   override readonly name = "InputError";
 }
-
-/** A short name of a LiteralType for help and error text: int, float, str, list[int], dict[str, float], File… */
-export function typeName(type: LiteralType): string {
-  const t = type.type;
-  switch (t.case) {
-    case "simple":
-      return SIMPLE_NAMES[t.value] ?? SimpleType[t.value] ?? "unknown";
-    case "collectionType":
-      return `list[${typeName(t.value)}]`;
-    case "mapValueType":
-      return `dict[str, ${typeName(t.value)}]`;
-    case "blob":
-      return t.value.dimensionality === BlobType_BlobDimensionality.MULTIPART ? "Dir" : "File";
-    case "structuredDatasetType":
-      return "DataFrame";
-    case "enumType":
-      return `enum(${t.value.values.join("|")})`;
-    case "unionType": {
-      const names = t.value.variants.map(typeName);
-      const rest = names.filter((n) => n !== "None");
-      return rest.length === 1 && names.length === 2 ? `Optional[${rest[0]}]` : `Union[${names.join(", ")}]`;
-    }
-    default:
-      return "unknown";
-  }
-}
-
-const SIMPLE_NAMES: Partial<Record<SimpleType, string>> = {
-  [SimpleType.INTEGER]: "int",
-  [SimpleType.FLOAT]: "float",
-  [SimpleType.STRING]: "str",
-  [SimpleType.BOOLEAN]: "bool",
-  [SimpleType.DATETIME]: "datetime",
-  [SimpleType.DURATION]: "timedelta",
-  [SimpleType.NONE]: "None",
-  [SimpleType.STRUCT]: "json object",
-};
 
 /** What a value of a type looks like on the command line, for help text. */
 function example(type: LiteralType): string {
@@ -89,7 +52,7 @@ export function describeInputs(inputs: TypeSpecs): string {
   if (names.length === 0) return "  (this task has no inputs)";
   const heads = names.map((name) => {
     const type = inputs[name]!.literalType;
-    return `--${name} <${typeName(type)}>${isOptional(type) ? " (optional)" : ""}`;
+    return `--${name} <${describeType(type)}>${isOptional(type) ? " (optional)" : ""}`;
   });
   const width = Math.max(...heads.map((h) => h.length));
   return names.map((name, i) => `  ${heads[i]!.padEnd(width)}  e.g. ${example(inputs[name]!.literalType)}`).join("\n");
@@ -192,7 +155,7 @@ export function parseValue(text: string, type: LiteralType, cwd: string): unknow
       // A local path is made absolute so the run does not depend on where the task later resolves it, and
       // checked now: a typo should fail here, naming the input, not somewhere inside the task.
       const uri = HAS_SCHEME.test(text) ? text : path.resolve(cwd, text);
-      if (!HAS_SCHEME.test(text) && !existsSync(uri)) throw new Error(`no such local ${typeName(type) === "Dir" ? "directory" : "file"}: ${uri}`);
+      if (!HAS_SCHEME.test(text) && !existsSync(uri)) throw new Error(`no such local ${type.type.case === "blob" && type.type.value.dimensionality === BlobType_BlobDimensionality.MULTIPART ? "directory" : "file"}: ${uri}`);
       return t.value.dimensionality === BlobType_BlobDimensionality.MULTIPART ? new FlyteDir(uri) : new FlyteFile(uri);
     }
     case "structuredDatasetType":
@@ -204,7 +167,7 @@ export function parseValue(text: string, type: LiteralType, cwd: string): unknow
         try {
           return parseValue(text, variant, cwd);
         } catch (error) {
-          problems.push(`${typeName(variant)}: ${(error as Error).message}`);
+          problems.push(`${describeType(variant)}: ${(error as Error).message}`);
         }
       }
       throw new Error(`no variant accepts it (${problems.join("; ")})`);
@@ -250,7 +213,7 @@ export function parseInputs(args: readonly string[], inputs: TypeSpecs, taskName
       if (isBoolean(type) && (next === undefined || next.startsWith("--"))) {
         text = "true";
       } else {
-        if (next === undefined) throw fail(`--${name} needs a value (${typeName(type)}).`);
+        if (next === undefined) throw fail(`--${name} needs a value (${describeType(type)}).`);
         text = next;
         i++;
       }
@@ -259,7 +222,7 @@ export function parseInputs(args: readonly string[], inputs: TypeSpecs, taskName
     try {
       values[name] = parseValue(text, type, cwd);
     } catch (error) {
-      throw fail(`bad value for --${name} (${typeName(type)}): ${JSON.stringify(text)}: ${(error as Error).message}.`);
+      throw fail(`bad value for --${name} (${describeType(type)}): ${JSON.stringify(text)}: ${(error as Error).message}.`);
     }
   }
   const missing: string[] = [];

@@ -100,7 +100,7 @@ test("a missing or bad input fails with exit code 1 and lists the task's inputs"
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /missing inputs --ratio, --label/);
   assert.match(missing.stderr, /Inputs of cli\.kinds:\n {2}--at <datetime> +e\.g\. /);
-  assert.match(missing.stderr, /--note <Optional\[str\]> \(optional\)/);
+  assert.match(missing.stderr, /--note <optional<string>> \(optional\)/);
 
   const bad = await cli(tasks, "big", "--no-discover", "--n", "1.5");
   assert.equal(bad.code, 1);
