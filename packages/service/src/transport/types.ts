@@ -52,11 +52,15 @@ export interface ServerCall {
   metadata(name: string): readonly MetadataValue[];
   /** Sends response headers (metadata) now; at most once, before any message. Ignored when already sent or done. */
   sendHeaders(metadata: OutgoingMetadata): void;
-  /** Unary answer: the response message, then `grpc-status: 0` with `trailers`. */
+  /**
+   * Unary answer: the response message, then `grpc-status: 0` with `trailers`. When the message cannot be
+   * encoded, the call is failed with INTERNAL and this throws (so the handler records a failure, not a success).
+   */
   respond(message: unknown, trailers?: OutgoingMetadata): void;
   /**
    * Streaming: sends one message. Returns false when the caller should wait for {@link drained} before the next
-   * one (flow control), or when the call is over.
+   * one (flow control), or when the call is over. Like {@link respond}, throws (after failing the call with
+   * INTERNAL) when the message cannot be encoded.
    */
   write(message: unknown): boolean;
   /**
