@@ -94,6 +94,13 @@ interface ConnectorBase {
   readonly taskTypeVersion: number;
   /** Output types, when the connector knows them; otherwise outputs are inferred from values. */
   readonly outputTypes?: DeclaredTypes | undefined;
+  /**
+   * Most calls of this connector (create, get, delete, metrics, a log page; `do` for a sync connector) running at
+   * once in one service process; further calls wait in order until one settles, their deadline passes or the
+   * caller cancels. Set it to protect a vendor API with a rate or concurrency quota. A call holds its place until
+   * the connector's own work settles, even after its caller is answered. Default: undefined (no limit).
+   */
+  readonly maxConcurrency?: number | undefined;
 }
 
 /**
@@ -119,6 +126,8 @@ export abstract class AsyncConnector<M extends ResourceMeta = ResourceMeta> impl
   /** The class of this connector's resource meta; the service decodes stored bytes with it. */
   abstract readonly metadataType: ResourceMetaType<M>;
   readonly outputTypes?: DeclaredTypes | undefined;
+  /** Most calls running at once in one service process (see {@link ConnectorBase.maxConcurrency}). Default: no limit. */
+  declare readonly maxConcurrency?: number | undefined;
 
   /** Starts the external job. Creating twice for one attempt (a retried call) must not start two jobs. */
   abstract create(request: CreateRequest): Promise<M>;
@@ -146,6 +155,8 @@ export abstract class SyncConnector implements ConnectorBase {
   /** Defaults to 0. */
   readonly taskTypeVersion: number = 0;
   readonly outputTypes?: DeclaredTypes | undefined;
+  /** Most `do` calls running at once in one service process (see {@link ConnectorBase.maxConcurrency}). Default: no limit. */
+  declare readonly maxConcurrency?: number | undefined;
 
   /** Runs the request and returns its final state, usually `{ phase: Phase.SUCCEEDED, outputs }`. */
   abstract do(request: CreateRequest): Promise<Resource>;

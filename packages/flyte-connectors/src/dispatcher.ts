@@ -33,17 +33,42 @@ import type { AsyncConnector, CallContext, Connector, LogsPage, Resource } from 
 import { ConnectorError, NotImplementedError, ResourceMetaDecodeError, TypeConversionError } from "./errors.js";
 import { Phase } from "./phase.js";
 import type { ConnectorRegistry } from "./registry.js";
+import { Redactor } from "./redact.js";
 import { ResourceMeta } from "./resource-meta.js";
-import { decodeInputs, encodeOutputs, type LiteralStorage } from "./types/index.js";
+import { decodeInputs, encodeOutputs, LocalFileStorage, RemoteOnlyStorage, type LiteralStorage } from "./types/index.js";
 
 export interface DispatcherOptions {
-  /** Where offloaded input literals are read from. Default: local files and `file://` URIs. */
+  /** Where offloaded input literals are read from. Default: local files and `file://` URIs (see `allowLocalFiles`). */
   storage?: LiteralStorage;
+  /**
+   * Whether offloaded literals at local paths or `file://` URIs are read (from this process's disk). A service
+   * answering remote callers sets false: a caller must not make it read its own files. Default: true (the local
+   * executor's case).
+   */
+  allowLocalFiles?: boolean;
   /** Longest error message (in characters) returned to a caller; longer ones are cut. Default: 4096. */
   maxErrorMessageLength?: number;
   /** Told about a DeleteTask that was answered OK without calling the connector (undecodable meta). */
   onIgnoredDelete?: (taskType: string, error: ResourceMetaDecodeError) => void;
+  /**
+   * Runs every piece of connector code (with the input decoding and output encoding around it) through this
+   * function, e.g. to limit how many run at once. The call still ends when its signal fires; the promise this
+   * returns settles when the connector's own work does, so a limiter can hold its slot until then. Default: runs
+   * `work` directly.
+   */
+  runConnector?: <T>(call: ConnectorCall, work: () => Promise<T>) => Promise<T>;
 }
+
+/** One piece of connector code about to run (see {@link DispatcherOptions.runConnector}). */
+export interface ConnectorCall {
+  operation: Operation;
+  connector: Connector;
+  /** The call's signal: fires when its deadline passes or its caller cancels. */
+  signal: AbortSignal;
+}
+
+/** Most distinct connection secret values remembered to redact log lines (logs requests carry no connection). */
+const MAX_REMEMBERED_SECRETS = 256;
 
 /** Largest resource meta a create may return (1 MiB): the backend stores it in the task's status object. */
 export const MAX_RESOURCE_META_BYTES = 1024 * 1024;
@@ -64,10 +89,14 @@ export type Operation = "create" | "get" | "delete" | "metrics" | "logs";
 export class ConnectorDispatcher {
   readonly registry: ConnectorRegistry;
   readonly #options: DispatcherOptions;
+  readonly #storage: LiteralStorage;
+  readonly #recentSecrets = new Set<string>();
 
   constructor(registry: ConnectorRegistry, options: DispatcherOptions = {}) {
     this.registry = registry;
     this.#options = options;
+    const storage = options.storage ?? new LocalFileStorage();
+    this.#storage = options.allowLocalFiles === false ? new RemoteOnlyStorage(storage) : storage;
   }
 
   async createTask(request: CreateTaskRequest, signal: AbortSignal): Promise<CreateTaskResponse> {
@@ -86,7 +115,7 @@ export class ConnectorDispatcher {
         taskExecutionMetadata: request.taskExecutionMetadata,
       };
       return connector.kind === "sync"
-        ? await this.#syncResult(connector.outputTypes, await connector.do(createRequest))
+        ? await this.#syncResult(connector.outputTypes, await connector.do(createRequest), this.#redactor(context))
         : await connector.create(createRequest);
     });
     const resourceMeta = meta.encode();
@@ -109,7 +138,7 @@ export class ConnectorDispatcher {
     }
     const resourceMeta = connector.metadataType.decode(request.resourceMeta);
     const resource = await this.#call("get", connector, context, async () =>
-      this.#resourceProto(connector.outputTypes, await connector.get({ ...context, resourceMeta, outputPrefix: request.outputPrefix }), signal),
+      this.#resourceProto(connector.outputTypes, await connector.get({ ...context, resourceMeta, outputPrefix: request.outputPrefix }), signal, this.#redactor(context)),
     );
     return create(GetTaskResponseSchema, { resource });
   }
@@ -166,7 +195,13 @@ export class ConnectorDispatcher {
         if (next.done) return;
         const page = next.value;
         if (page.token) yield create(GetTaskLogsResponseSchema, { part: { case: "header", value: { token: page.token } } });
-        const lines = page.lines.map((line) => create(LogLineSchema, typeof line === "string" ? { message: line } : line));
+        // A logs request carries no connection: redact with the secrets of this replica's recent calls.
+        const redactor = this.#recentRedactor();
+        const lines = page.lines.map((line) => {
+          const proto = create(LogLineSchema, typeof line === "string" ? { message: line } : line);
+          proto.message = redactor.redact(proto.message);
+          return proto;
+        });
         yield create(GetTaskLogsResponseSchema, {
           part: { case: "body", value: { lines, results: lines.map((line) => line.message) } },
         });
@@ -203,10 +238,25 @@ export class ConnectorDispatcher {
   }
 
   #convertOptions(signal: AbortSignal) {
-    return { signal, ...(this.#options.storage ? { storage: this.#options.storage } : {}) };
+    return { signal, storage: this.#storage };
   }
 
-  async #resourceProto(outputTypes: Connector["outputTypes"], resource: Resource, signal: AbortSignal): Promise<ResourceProto> {
+  /** Redacts the connection secrets of `context` (and remembers them for log lines, see {@link #recentRedactor}). */
+  #redactor(context: CallContext): Redactor {
+    const secrets = Object.values(context.secrets).filter((value) => value.length > 0);
+    for (const secret of secrets) {
+      this.#recentSecrets.delete(secret);
+      this.#recentSecrets.add(secret);
+      if (this.#recentSecrets.size > MAX_REMEMBERED_SECRETS) this.#recentSecrets.delete(this.#recentSecrets.values().next().value!);
+    }
+    return new Redactor(secrets);
+  }
+
+  #recentRedactor(): Redactor {
+    return new Redactor(this.#recentSecrets);
+  }
+
+  async #resourceProto(outputTypes: Connector["outputTypes"], resource: Resource, signal: AbortSignal, redactor: Redactor): Promise<ResourceProto> {
     if (resource.phase === Phase.UNDEFINED || Phase[resource.phase] === undefined) {
       throw new ConnectorError("INTERNAL", `Connector returned an invalid phase: ${String(resource.phase)}.`);
     }
@@ -220,15 +270,15 @@ export class ConnectorDispatcher {
     }
     return create(ResourceSchema, {
       phase: resource.phase,
-      message: resource.message ?? "",
-      logLinks: resource.logLinks ?? [],
+      message: redactor.redact(resource.message ?? ""),
+      logLinks: (resource.logLinks ?? []).map((link) => ({ ...link, name: redactor.redact(link.name ?? ""), uri: redactor.redact(link.uri ?? "") })),
       ...(outputs ? { outputs } : {}),
       ...(resource.customInfo ? { customInfo: resource.customInfo } : {}),
     });
   }
 
-  async #syncResult(outputTypes: Connector["outputTypes"], resource: Resource): Promise<SyncResultMeta> {
-    const proto = await this.#resourceProto(outputTypes, resource, new AbortController().signal);
+  async #syncResult(outputTypes: Connector["outputTypes"], resource: Resource, redactor: Redactor): Promise<SyncResultMeta> {
+    const proto = await this.#resourceProto(outputTypes, resource, new AbortController().signal, redactor);
     return SyncResultMeta.fromProto(proto);
   }
 
@@ -237,24 +287,25 @@ export class ConnectorDispatcher {
     const { signal } = context;
     try {
       throwIfAborted(signal, operation);
-      return await raceAbort(work(), signal, operation);
+      const run = this.#options.runConnector;
+      return await raceAbort(run ? run({ operation, connector, signal }, work) : work(), signal, operation);
     } catch (error) {
       throw this.#callerError(operation, connector, context, error);
     }
   }
 
   #callerError(operation: Operation, connector: Connector, context: CallContext, error: unknown): ConnectorError {
-    // Longest first, so a secret that contains another is replaced whole.
-    const secrets = [...new Set(Object.values(context.secrets))].filter((value) => value.length > 0).sort((a, b) => b.length - a.length);
+    const redactor = this.#redactor(context);
     const max = this.#options.maxErrorMessageLength ?? 4096;
-    const text = (raw: string) => truncate(redact(raw, secrets), max);
+    // Redacted before it is cut: a cut could leave a secret's start that no longer matches.
+    const text = (raw: string) => truncate(redactor.redact(raw), max);
     if (error instanceof ConnectorError) {
-      const safe = new ConnectorError(error.code, text(error.message), { cause: redactedCause(error, secrets) });
+      const safe = new ConnectorError(error.code, text(error.message), { cause: redactedCause(error, redactor) });
       return safe;
     }
     const message = error instanceof Error ? error.message : String(error);
     return new ConnectorError("INTERNAL", text(`failed to ${operation} ${connector.taskTypeName} task with error: ${message}`), {
-      cause: redactedCause(error, secrets),
+      cause: redactedCause(error, redactor),
     });
   }
 }
@@ -330,20 +381,20 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal, operation: Operatio
   });
 }
 
-function redact(text: string, secrets: readonly string[]): string {
-  return secrets.reduce((out, secret) => out.split(secret).join("*****"), text);
-}
-
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 
 /** The cause kept for logs, with secret values removed from its message and stack. */
-function redactedCause(error: unknown, secrets: readonly string[]): Error {
+function redactedCause(error: unknown, redactor: Redactor): Error {
   const original = error instanceof Error ? error : new Error(String(error));
-  if (secrets.length === 0) return original;
-  const copy = new Error(redact(original.message, secrets));
+  if (redactor.empty) return original;
+  const copy = new Error(redactor.redact(original.message));
   copy.name = original.name;
-  copy.stack = redact(original.stack ?? "", secrets);
+  copy.stack = redactor.redact(original.stack ?? "");
+  // The cause chain is logged too (e.g. fetch's "fetch failed" → ECONNREFUSED): keep it, redacted.
+  if (original.cause !== undefined) copy.cause = redactedCause(original.cause, redactor);
+  const code = (original as { code?: unknown }).code;
+  if (code !== undefined) Object.assign(copy, { code });
   return copy;
 }

@@ -19,7 +19,7 @@ export { connectorSecret, connectorSecretPath } from "./connector-secret.js";
 export { ResourceMeta, type ResourceMetaType, type DefinedResourceMeta, type FieldSpec, type FieldSpecs, type FieldValues } from "./resource-meta.js";
 export { ConnectorRegistry, type RegisterOptions, type ConnectorMetadata, type TaskCategory } from "./registry.js";
 export { Phase, isTerminalPhase, convertToFlytePhase, phaseName } from "./phase.js";
-export { ConnectorDispatcher, type DispatcherOptions, type Operation } from "./dispatcher.js";
+export { ConnectorDispatcher, type ConnectorCall, type DispatcherOptions, type Operation } from "./dispatcher.js";
 export {
   ConnectorError,
   ConnectorNotFoundError,

@@ -139,7 +139,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option("--host <host>", "address to listen on (gRPC and metrics); use :: for IPv6/dual-stack", "0.0.0.0")
     .option("--prometheus-port <port>", "Prometheus metrics port", integer("--prometheus-port", 0), 9090)
     .addOption(new Option("--prometheus_port <port>", "alias of --prometheus-port").argParser(integer("--prometheus_port", 0)).hideHelp())
-    .option("--worker <n>", "most connector calls running at once; more wait (0: no limit)", integer("--worker", 0), 100)
+    .option("--worker <n>", "most connector calls running at once over all connectors; more wait (0: no limit; to protect a vendor API set the connector's maxConcurrency)", integer("--worker", 0), 0)
     .option("--timeout <seconds>", "stop (gracefully) after this many seconds", integer("--timeout", 1, MAX_TIMER_SECONDS))
     .option("--tls-cert <file>", "PEM certificate chain: serve TLS (with --tls-key)")
     .option("--tls-key <file>", "PEM private key (with --tls-cert)")

@@ -13,7 +13,6 @@ import {
   type TaskCategory,
 } from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
 import type { Logger } from "pino";
-import type { Limiter } from "./limiter.js";
 import type { OperationLabel, ServiceMetrics } from "./metrics.js";
 import { cutMessage, grpcCode, httpCode } from "./status.js";
 import type { MethodDefinition, ServerCall } from "./transport/server.js";
@@ -44,7 +43,6 @@ export interface HandlerContext {
   dispatcher: Dispatcher;
   metrics: ServiceMetrics;
   logger: Logger;
-  limiter: Limiter;
   state: CallState;
 }
 
@@ -132,7 +130,8 @@ function record(ctx: HandlerContext, op: OperationLabel, taskType: string, label
 
 /**
  * The status of a call whose signal fired (deadline passed / client cancelled) outside the dispatcher — waiting
- * for a worker slot, or for the client to read a log stream. (Inside it, the dispatcher maps aborts itself.)
+ * for the client to read a log stream. (Inside it, the dispatcher maps aborts itself, also while the call waits
+ * for a concurrency slot: see ConnectorLimits.)
  * The client has already been answered by the transport (or is gone): this is what metrics and logs record.
  */
 function abortedError(signal: AbortSignal): GrpcError {
@@ -143,17 +142,6 @@ function abortedError(signal: AbortSignal): GrpcError {
 /** The error a failed call answers with: aborted (deadline/cancel) while not inside the dispatcher, or the dispatcher's. */
 function failure(ctx: HandlerContext, error: unknown, signal: AbortSignal, log: { reqId: string; op: OperationLabel; taskType: string }): GrpcError {
   return signal.aborted && !(error instanceof ConnectorError) ? abortedError(signal) : toGrpcError(error, ctx, log);
-}
-
-/** Runs `work` holding a `--worker` slot (waiting for one first; rejects with the signal's reason if it fires while waiting). */
-async function withSlot<T>(ctx: HandlerContext, signal: AbortSignal, work: () => Promise<T> | T): Promise<T> {
-  const wait = ctx.limiter.acquire(signal);
-  if (wait) await wait;
-  try {
-    return await work();
-  } finally {
-    ctx.limiter.release();
-  }
 }
 
 /** How a connector call runs: its metric/log operation, its task type, and how it answers. */
@@ -208,34 +196,35 @@ function handle(ctx: HandlerContext, spec: CallSpec): (call: ServerCall) => void
   };
 }
 
-/** A unary method: its metric/log operation, its task type, the dispatcher call, and whether --worker limits it. */
+/**
+ * A unary method: its metric/log operation, its task type and the dispatcher call. (Concurrency limits —
+ * `--worker` and each connector's `maxConcurrency` — apply inside the dispatcher, around the connector's code.)
+ */
 interface UnarySpec<R> {
   op: OperationLabel;
   taskTypeOf: (request: R) => string;
   run: (request: R, signal: AbortSignal) => unknown;
-  /** Holds a `--worker` slot while `run` runs. */
-  limited: boolean;
   observe?: (request: R, label: string) => void;
 }
 
 function unary<R>(ctx: HandlerContext, spec: UnarySpec<R>): (call: ServerCall) => void {
-  const { run, limited } = spec;
+  const { run } = spec;
   return handle(ctx, {
     op: spec.op,
     taskTypeOf: spec.taskTypeOf as CallSpec["taskTypeOf"],
     ...(spec.observe ? { observe: spec.observe as CallSpec["observe"] } : {}),
     answer: async (request: never, call) => {
       const signal = call.signal;
-      call.respond(limited ? await withSlot(ctx, signal, () => run(request, signal)) : await run(request, signal));
+      call.respond(await run(request, signal));
       return undefined;
     },
   });
 }
 
 /**
- * GetTaskLogs: streams the dispatcher's parts with backpressure. A `--worker` slot is held only while the
- * connector produces the next part, not while the stream waits for the client to read (a slow UI log tail must
- * not starve CreateTask/GetTask).
+ * GetTaskLogs: streams the dispatcher's parts with backpressure. A concurrency slot is held only while the
+ * connector produces the next part (the dispatcher runs each `next()` through the limits), not while the stream
+ * waits for the client to read: a slow UI log tail must not starve CreateTask/GetTask.
  */
 async function streamLogs(ctx: HandlerContext, request: GetTaskLogsRequest, call: ServerCall): Promise<GrpcError | undefined> {
   const signal = call.signal;
@@ -243,7 +232,7 @@ async function streamLogs(ctx: HandlerContext, request: GetTaskLogsRequest, call
   let finished = false;
   try {
     for (;;) {
-      const next = await withSlot(ctx, signal, () => parts.next());
+      const next = await parts.next();
       if (next.done) break;
       if (!signal.aborted && !call.done && !call.write(next.value)) await call.drained();
       // Deadline passed, client cancelled, or the transport failed the call (a write error: INTERNAL answered).
@@ -298,14 +287,15 @@ export function methodDefinitions(service: DescService, handlers: Record<string,
       kind: method.methodKind,
       decode: handler.decode ?? ((bytes: Uint8Array) => fromBinary(input, bytes)),
       encode: (message: unknown) => toBinary(output, message as never),
+      schema: method,
       handler,
     };
   });
 }
 
 /**
- * Handlers of flyteidl2.connector.AsyncConnectorService, by method local name. CreateTask, GetTask, DeleteTask
- * and GetTaskMetrics hold a `--worker` slot while they run; GetTaskLogs only while the connector produces a part.
+ * Handlers of flyteidl2.connector.AsyncConnectorService, by method local name. Connector code holds a concurrency
+ * slot (`--worker`, the connector's `maxConcurrency`) while it runs, taken inside the dispatcher.
  */
 export function asyncConnectorHandlers(ctx: HandlerContext): Record<string, Handler> {
   const d = ctx.dispatcher;
@@ -316,14 +306,13 @@ export function asyncConnectorHandlers(ctx: HandlerContext): Record<string, Hand
         op: "create",
         taskTypeOf: (r: CreateTaskRequest) => r.template?.type ?? "",
         run: (r: CreateTaskRequest, s) => d.createTask(r, s),
-        limited: true,
         observe: (r: CreateTaskRequest, label) => ctx.metrics.inputBytes.observe({ task_type: label }, inputSizes.get(r) ?? 0),
       }),
       { decode: decodeCreateTask },
     ),
-    getTask: unary(ctx, { op: "get", taskTypeOf: byCategory, run: (r: GetTaskRequest, s) => d.getTask(r, s), limited: true }),
-    deleteTask: unary(ctx, { op: "delete", taskTypeOf: byCategory, run: (r: DeleteTaskRequest, s) => d.deleteTask(r, s), limited: true }),
-    getTaskMetrics: unary(ctx, { op: "metrics", taskTypeOf: byCategory, run: (r: GetTaskMetricsRequest, s) => d.getTaskMetrics(r, s), limited: true }),
+    getTask: unary(ctx, { op: "get", taskTypeOf: byCategory, run: (r: GetTaskRequest, s) => d.getTask(r, s) }),
+    deleteTask: unary(ctx, { op: "delete", taskTypeOf: byCategory, run: (r: DeleteTaskRequest, s) => d.deleteTask(r, s) }),
+    getTaskMetrics: unary(ctx, { op: "metrics", taskTypeOf: byCategory, run: (r: GetTaskMetricsRequest, s) => d.getTaskMetrics(r, s) }),
     getTaskLogs: handle(ctx, {
       op: "logs",
       taskTypeOf: byCategory as CallSpec["taskTypeOf"],
@@ -332,11 +321,11 @@ export function asyncConnectorHandlers(ctx: HandlerContext): Record<string, Hand
   };
 }
 
-/** Handlers of flyteidl2.connector.ConnectorMetadataService (not limited by --worker: they never call connectors). */
+/** Handlers of flyteidl2.connector.ConnectorMetadataService (never limited: they never call connectors). */
 export function metadataHandlers(ctx: HandlerContext): Record<string, Handler> {
   const d = ctx.dispatcher;
   return {
-    listConnectors: unary(ctx, { op: "list", taskTypeOf: () => "", run: () => d.listConnectors(), limited: false }),
-    getConnector: unary(ctx, { op: "get_connector", taskTypeOf: () => "", run: (r: GetConnectorRequest) => d.getConnector(r), limited: false }),
+    listConnectors: unary(ctx, { op: "list", taskTypeOf: () => "", run: () => d.listConnectors() }),
+    getConnector: unary(ctx, { op: "get_connector", taskTypeOf: () => "", run: (r: GetConnectorRequest) => d.getConnector(r) }),
   };
 }

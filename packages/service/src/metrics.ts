@@ -12,6 +12,8 @@ export class ServiceMetrics {
   readonly failure: Counter<"task_type" | "operation" | "error_code">;
   readonly latency: CountSumSummary<"task_type" | "operation">;
   readonly inputBytes: CountSumSummary<"task_type">;
+  /** Connector calls still running when their deadline passed or their caller cancelled (see ConnectorLimits). */
+  readonly overdue: Counter<"task_type" | "operation">;
 
   constructor() {
     const registers = [this.registry];
@@ -25,6 +27,12 @@ export class ServiceMetrics {
       name: "flyte_connector_requests_failure_total",
       help: "Total number of failed requests",
       labelNames: ["task_type", "operation", "error_code"],
+      registers,
+    });
+    this.overdue = new Counter({
+      name: "flyte_connector_overdue_calls_total",
+      help: "Connector calls still running when their deadline passed or their caller cancelled; each keeps its concurrency slot until it settles",
+      labelNames: ["task_type", "operation"],
       registers,
     });
     this.latency = new CountSumSummary("flyte_connector_request_latency_seconds", "Time spent processing connector request", ["task_type", "operation"]);

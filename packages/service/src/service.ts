@@ -4,10 +4,11 @@ import { ConnectorDispatcher, ConnectorRegistry, type Connector, type Dispatcher
 import { AsyncConnectorService, ConnectorMetadataService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import { asyncConnectorHandlers, metadataHandlers, methodDefinitions, type CallState, type Dispatcher, type HandlerContext } from "./handlers.js";
 import { HealthService, type ServingStatus } from "./health.js";
-import { Limiter } from "./limiter.js";
+import { ConnectorLimits } from "./limiter.js";
 import { loadConnectors, type LoadFailure } from "./loader.js";
 import { ServiceMetrics, startMetricsServer } from "./metrics.js";
 import { GrpcServer, MAX_TIMER_MS } from "./transport/server.js";
+import { ConnectServer } from "./transport/connect.js";
 import { servedConnector, type ServedConnector } from "./table.js";
 
 /** Options of {@link startConnectorService}. Every field is optional. */
@@ -18,6 +19,12 @@ export interface ConnectorServiceOptions {
   host?: string;
   /** Prometheus metrics port (`GET /metrics`); 0 picks a free one; `null` serves no metrics endpoint. Default: 9090. */
   prometheusPort?: number | null;
+  /**
+   * Connect port: the same services over the Connect protocol (and gRPC-Web), HTTP/1.1 and h2c (TLS: both by ALPN,
+   * with `tls`), with `/healthz` and `/health`. 0 picks a free one; `null` serves no Connect port.
+   * Default: 8090, or a free one when `port` is 0.
+   */
+  connectPort?: number | null;
   /** PEM certificate chain and private key (contents, not paths): serve TLS instead of cleartext h2c. Default: cleartext. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Largest request message accepted, in bytes. Default: 64 MiB. */
@@ -29,8 +36,10 @@ export interface ConnectorServiceOptions {
   maxConnectionAgeMs?: number;
   /**
    * Most connector calls (CreateTask, GetTask, DeleteTask, GetTaskMetrics; GetTaskLogs while the connector
-   * produces a page, not while the stream waits for the client to read) running at once; more wait in FIFO order
-   * until a slot frees, their deadline passes or the caller cancels. 0: no limit. Default: 100.
+   * produces a page, not while the stream waits for the client to read) running at once over all connectors; more
+   * wait in FIFO order until a slot frees, their deadline passes or the caller cancels. A slot is held until the
+   * connector's work settles, even past its call's deadline. To protect a vendor API, set the connector's
+   * `maxConcurrency` instead: this cap also queues cheap polls of every other connector. 0: no limit. Default: 0.
    */
   worker?: number;
   /**
@@ -64,6 +73,8 @@ export interface ConnectorServiceHandle {
   readonly port: number;
   /** The metrics port, or undefined without a metrics endpoint. */
   readonly prometheusPort: number | undefined;
+  /** The Connect port, or undefined without one. */
+  readonly connectPort: number | undefined;
   /** The connectors served, in registration order. */
   readonly connectors: readonly ServedConnector[];
   /** Modules or packages that failed to load (they were skipped). */
@@ -103,13 +114,36 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
       pino.destination({ dest: 1, sync: true }),
     );
   const registry = opts.registry ?? new ConnectorRegistry();
-  const dispatcher = opts.dispatcher ?? new ConnectorDispatcher(registry, opts.dispatcherOptions ?? {});
   const metrics = new ServiceMetrics();
+  const limits = new ConnectorLimits({
+    global: opts.worker ?? 0,
+    onOverdue: ({ call, started }) => {
+      const taskType = call.connector.taskTypeName;
+      metrics.overdue.inc({ task_type: taskType, operation: call.operation });
+      const reason = (call.signal.reason as { name?: unknown } | undefined)?.name === "TimeoutError" ? "deadline" : "cancelled";
+      logger.warn(
+        { op: call.operation, taskType, reason, ms: Math.round(performance.now() - started) },
+        "connector call outlived its deadline or cancel",
+      );
+    },
+  });
+  const dispatcherOptions = opts.dispatcherOptions ?? {};
+  const ownRun = dispatcherOptions.runConnector;
+  const dispatcher =
+    opts.dispatcher ??
+    new ConnectorDispatcher(registry, {
+      ...dispatcherOptions,
+      // Limits (per connector and --worker) hold their slots until the connector's work settles.
+      runConnector: ownRun ? (call, work) => limits.run(call, () => ownRun(call, work)) : limits.run,
+    });
   const state: CallState = { ready: false, inFlight: 0, onIdle: undefined, taskTypes: new Set() };
-  const ctx: HandlerContext = { dispatcher, metrics, logger, limiter: new Limiter(opts.worker ?? 100), state };
+  const ctx: HandlerContext = { dispatcher, metrics, logger, state };
 
   const health = new HealthService(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, "NOT_SERVING" as ServingStatus])));
+  // The Connect port's /healthz follows the gRPC health of "" (the whole server).
+  let serving = false;
   const setHealth = (status: ServingStatus) => {
+    serving = status === "SERVING";
     for (const service of HEALTH_SERVICES) health.setStatus(service, status);
   };
 
@@ -124,11 +158,26 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   health.addTo(server);
   const port = await server.listen(opts.port ?? 8000, host);
 
+  // The Connect port runs the same method definitions (handlers, metrics, logs); started after the gRPC port.
+  let connect: ConnectServer | undefined;
+  let connectPort: number | undefined;
   let metricsServer: (http.Server & { port: number }) | undefined;
   try {
+    if (opts.connectPort !== null) {
+      connect = new ConnectServer({
+        maxReceiveMessageBytes: opts.maxReceiveMessageBytes ?? 64 * 1024 * 1024,
+        tls: opts.tls,
+        healthy: () => serving,
+        onHandlerError: (error, path) => logger.error({ err: error, path }, "unexpected error in the Connect transport"),
+      });
+      for (const method of methodDefinitions(AsyncConnectorService, asyncConnectorHandlers(ctx))) connect.add(method);
+      for (const method of methodDefinitions(ConnectorMetadataService, metadataHandlers(ctx))) connect.add(method);
+      connectPort = await connect.listen(opts.connectPort ?? (opts.port === 0 ? 0 : 8090), host);
+    }
     if (opts.prometheusPort !== null) metricsServer = await startMetricsServer(metrics, opts.prometheusPort ?? 9090, host);
   } catch (error) {
     server.destroy();
+    connect?.destroy();
     throw error;
   }
 
@@ -142,7 +191,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
     failures.push(...result.failed);
   }
   for (const failure of failures) logger.error({ source: failure.source, error: failure.error }, "connector module skipped");
-  logger.info({ port, prometheusPort: metricsServer?.port, tls: Boolean(opts.tls), connectors: served.map((c) => `${c.taskType}@${c.version}`) }, "serving");
+  logger.info({ port, connectPort, prometheusPort: metricsServer?.port, tls: Boolean(opts.tls), connectors: served.map((c) => `${c.taskType}@${c.version}`) }, "serving");
 
   // The registry is complete now: the task types served bound the metrics' task_type label.
   const servedRegistry = opts.dispatcher ? (opts.dispatcher as { registry?: ConnectorRegistry }).registry : registry;
@@ -162,6 +211,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
     setHealth("NOT_SERVING");
     health.endWatches();
     server.destroy();
+    connect?.destroy();
     await shutdownMetrics();
   };
   const close = (closeOptions: { gracePeriodMs?: number } = {}) => {
@@ -171,7 +221,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
       setHealth("NOT_SERVING");
       logger.info({ inFlight: state.inFlight, graceMs: grace }, "draining");
       // Stop listening and send GOAWAY: new calls go elsewhere, calls in flight continue.
-      const sessionsClosed = server.close();
+      const sessionsClosed = Promise.all([server.close(), connect?.close()]);
       if (state.inFlight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
@@ -189,6 +239,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
       health.endWatches();
       await Promise.race([sessionsClosed, new Promise((resolve) => setTimeout(resolve, 500).unref())]);
       server.destroy();
+      connect?.destroy();
       await shutdownMetrics();
       logger.info("stopped");
     })();
@@ -198,6 +249,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   return {
     port,
     prometheusPort: metricsServer?.port,
+    connectPort,
     connectors: served,
     failures,
     logger,
