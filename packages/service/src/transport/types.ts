@@ -23,6 +23,13 @@ export interface MethodDefinition {
    *   {@link ServerCall.requests} and answers as a server-streaming call.
    */
   readonly kind: "unary" | "server_streaming" | "bidi_streaming";
+  /**
+   * `bidi_streaming` only: called with the messages received so far, after each one; once it returns true the
+   * handler runs without waiting for the half-close (messages after that are dropped). Older Flyte 1 propellers
+   * (the `agent` plugin) send ExecuteTaskSync's header and inputs, then wait for the answer before closing their
+   * side. Default: the handler runs at half-close.
+   */
+  readonly requestsComplete?: ((requests: readonly unknown[]) => boolean) | undefined;
   decode(bytes: Uint8Array): unknown;
   encode(message: unknown): Uint8Array;
   /** The protobuf-es method (transports with their own codecs, e.g. Connect's JSON, use it). Absent for health. */
