@@ -15,6 +15,7 @@ import {
   decodeLiteral,
   decodeOutputs,
   Duration,
+  FlyteDatetime,
   encodeInputs,
   encodeLiteral,
   encodeOutputs,
@@ -58,8 +59,8 @@ describe("round trips through the declared type", () => {
     ["float NaN", types.float, Number.NaN],
     ["string", types.string, "ünïcode ✓"],
     ["boolean", types.boolean, false],
-    ["datetime", types.datetime, new Date("2024-02-29T12:34:56.789Z")],
-    ["datetime before 1970", types.datetime, new Date(-86_400_001)],
+    ["datetime", types.datetime, FlyteDatetime.fromISOString("2024-02-29T12:34:56.789123Z")],
+    ["datetime before 1970", types.datetime, new FlyteDatetime(-86_401, 999_999_999)],
     ["duration", types.duration, new Duration(3_600n, 1)],
     ["negative duration", types.duration, Duration.fromMillis(-2.5)],
     ["none", types.none, null],
@@ -74,7 +75,7 @@ describe("round trips through the declared type", () => {
     ["union int|str (int)", types.union(types.int, types.string), -5],
     ["union int|str (str)", types.union(types.int, types.string), "5"],
     ["map of list of optional int", types.map(types.list(types.optional(types.int))), { a: [1, null, 2n ** 60n], b: [] }],
-    ["list of list of datetime", types.list(types.list(types.datetime)), [[new Date(0)], []]],
+    ["list of list of datetime", types.list(types.list(types.datetime)), [[new FlyteDatetime(0)], []]],
   ];
   for (const [name, spec, value] of cases) {
     it(name, async () => assert.deepEqual(await roundTrip(spec, value), value));
@@ -86,11 +87,13 @@ describe("round trips through the declared type", () => {
     assert.deepEqual(await decodeLiteral(lit, types.file.literalType), new FlyteFile("s3://b/f", "", "h1"));
   });
 
-  it("drops sub-millisecond precision when decoding a datetime", async () => {
+  it("keeps sub-millisecond precision when decoding a datetime", async () => {
     const lit = literal({
       value: { case: "scalar", value: { value: { case: "primitive", value: { value: { case: "datetime", value: { seconds: 10n, nanos: 123_999_999 } } } } } },
     });
-    assert.deepEqual(await decodeLiteral(lit, types.datetime.literalType), new Date(10_123));
+    const date = await decodeLiteral(lit, types.datetime.literalType);
+    assert.deepEqual(date, new FlyteDatetime(10, 123_999_999));
+    assert.equal((date as FlyteDatetime).nanos, 123_999_999);
   });
 
   it("encodes Dates inside a struct as ISO strings", async () => {

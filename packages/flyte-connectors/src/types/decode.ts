@@ -19,13 +19,14 @@ import {
 import { TypeConversionError } from "../errors.js";
 import { checkEnum, type Ctx, fail, isDeclared, problemOf } from "./context.js";
 import { describeLiteral, describeType, MSGPACK, PICKLE_FORMAT, PICKLE_TAG, transformerTag } from "./describe.js";
+import { checkRequired, SchemaMismatch } from "./json-schema.js";
 import { unpack } from "./msgpack.js";
-import { DataFrame, type DataFrameColumn, Duration, FlyteDir, FlyteFile } from "./native.js";
+import { DataFrame, type DataFrameColumn, Duration, FlyteDatetime, FlyteDir, FlyteFile } from "./native.js";
 import { describeValue, isPlainObject, normalizeInt } from "./values.js";
 
 /**
  * Decodes `lit` to a JavaScript value. int64 → number when |v| ≤ 2^53 - 1, else bigint; datetime →
- * Date (sub-millisecond precision dropped); duration → Duration; none → null; STRUCT → plain object.
+ * FlyteDatetime (a Date keeping its nanoseconds); duration → Duration; none → null; STRUCT → plain object.
  */
 export async function decode(lit: Literal, type: LiteralType | undefined, ctx: Ctx, path: string): Promise<unknown> {
   if (lit.value.case === "offloadedMetadata") {
@@ -324,11 +325,14 @@ function unpackOrFail(bytes: Uint8Array, ctx: Ctx, path: string): unknown {
   }
 }
 
-/** Truncates to milliseconds: a JS Date cannot hold microseconds. */
-function toDate(ts: Timestamp, ctx: Ctx, path: string): Date {
-  const date = new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1_000_000));
-  if (Number.isNaN(date.getTime())) throw fail(ctx, path, `timestamp ${ts.seconds}s is outside the range of a JavaScript Date`);
-  return date;
+/** Exact: a FlyteDatetime keeps the nanoseconds a plain Date would drop. */
+function toDate(ts: Timestamp, ctx: Ctx, path: string): FlyteDatetime {
+  if (ts.nanos < 0 || ts.nanos > 999_999_999) throw fail(ctx, path, `timestamp nanos ${ts.nanos} is outside 0…999999999`);
+  try {
+    return new FlyteDatetime(ts.seconds, ts.nanos);
+  } catch (err) {
+    throw fail(ctx, path, err instanceof Error ? err.message : String(err), err);
+  }
 }
 
 function toBlob(uri: string, format: string, dim: BlobType_BlobDimensionality, hash: string): FlyteFile | FlyteDir {
@@ -369,19 +373,29 @@ function treeToNative(value: unknown, type: LiteralType | undefined, ctx: Ctx, p
           if (typeof value === "boolean") return value;
           break;
         case SimpleType.DATETIME:
-          if (value instanceof Date) return value;
+          if (value instanceof Date && !Number.isNaN(value.getTime())) return FlyteDatetime.fromDate(value);
           if (typeof value === "string") {
-            // Python writes naive datetimes without an offset; Flyte treats them as UTC.
-            const hasZone = /(?:[zZ]|[+-]\d\d:?\d\d)$/.test(value) || !value.includes("T");
-            const date = new Date(hasZone ? value : `${value}Z`);
-            if (!Number.isNaN(date.getTime())) return date;
+            // mashumaro writes `datetime.isoformat()`, microseconds included; a naive one (no offset) is UTC.
+            try {
+              return FlyteDatetime.fromISOString(value);
+            } catch {
+              // not ISO 8601: a mismatch below
+            }
           }
           break;
         case SimpleType.DURATION:
           if (typeof value === "number" && Number.isFinite(value)) return Duration.fromSeconds(value);
           break;
         case SimpleType.STRUCT:
-          if (isPlainObject(value)) return value;
+          if (isPlainObject(value)) {
+            try {
+              checkRequired(value, type.metadata);
+            } catch (err) {
+              if (err instanceof SchemaMismatch) throw fail(ctx, `${path}${err.path}`, err.problem, err);
+              throw err;
+            }
+            return value;
+          }
           break;
         case SimpleType.BINARY:
           if (value instanceof Uint8Array) return value;

@@ -2,8 +2,8 @@
  * JavaScript value → Literal, shaped exactly as the Python SDK (flyte-sdk) writes it for the declared
  * LiteralType; without one, the type is inferred from the value.
  */
-import { create, equals, isMessage, type MessageInitShape } from "@bufbuild/protobuf";
-import { DurationSchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { create, equals, isMessage, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
+import { DurationSchema, timestampFromDate, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import {
   BinarySchema,
   type Literal,
@@ -21,8 +21,9 @@ import {
 import type { TypeConversionError } from "../errors.js";
 import { checkEnum, type Ctx, fail, isDeclared, problemOf } from "./context.js";
 import { describeType, MSGPACK, PICKLE_FORMAT, withTransformerTag } from "./describe.js";
+import { prepareForSchema, SchemaMismatch } from "./json-schema.js";
 import { pack, PackError } from "./msgpack.js";
-import { DataFrame, Duration, FlyteDir, FlyteFile } from "./native.js";
+import { DataFrame, Duration, FlyteDatetime, FlyteDir, FlyteFile } from "./native.js";
 import { types } from "./spec.js";
 import { describeValue, INT64_MAX, INT64_MIN, isPlainObject } from "./values.js";
 
@@ -40,7 +41,7 @@ export function encode(value: unknown, type: LiteralType | undefined, ctx: Ctx, 
   const expected = (what: string) => fail(ctx, path, `expected ${what}, got ${describeValue(value)}`);
   switch (t.case) {
     case "simple":
-      return encodeSimple(value, t.value, ctx, path, expected);
+      return encodeSimple(value, t.value, ctx, path, expected, type.metadata);
     case "collectionType":
       if (!Array.isArray(value)) throw expected("an array");
       return create(LiteralSchema, {
@@ -97,7 +98,14 @@ export function encode(value: unknown, type: LiteralType | undefined, ctx: Ctx, 
   }
 }
 
-function encodeSimple(value: unknown, simple: SimpleType, ctx: Ctx, path: string, expected: (what: string) => TypeConversionError): Literal {
+function encodeSimple(
+  value: unknown,
+  simple: SimpleType,
+  ctx: Ctx,
+  path: string,
+  expected: (what: string) => TypeConversionError,
+  schema: JsonObject | undefined,
+): Literal {
   switch (simple) {
     case SimpleType.NONE:
       if (value !== null) throw expected("null");
@@ -120,8 +128,10 @@ function encodeSimple(value: unknown, simple: SimpleType, ctx: Ctx, path: string
       if (typeof value !== "boolean") throw expected("a boolean");
       return primitive("boolean", value);
     case SimpleType.DATETIME:
-      if (!(value instanceof Date)) throw expected("a Date");
+      if (!(value instanceof Date)) throw expected("a Date or a FlyteDatetime");
       if (Number.isNaN(value.getTime())) throw fail(ctx, path, "invalid Date");
+      // A FlyteDatetime keeps its nanoseconds; a plain Date has milliseconds.
+      if (value instanceof FlyteDatetime) return primitive("datetime", create(TimestampSchema, { seconds: value.seconds, nanos: value.nanos }));
       return primitive("datetime", timestampFromDate(value));
     case SimpleType.DURATION:
       if (!(value instanceof Duration)) throw expected("a Duration");
@@ -130,8 +140,10 @@ function encodeSimple(value: unknown, simple: SimpleType, ctx: Ctx, path: string
       if (!isPlainObject(value)) throw expected("a plain object");
       let bytes: Uint8Array;
       try {
-        bytes = pack(value);
+        // A dataclass / pydantic schema says which fields are required and which numbers are floats.
+        bytes = pack(prepareForSchema(value, schema) as Record<string, unknown>);
       } catch (err) {
+        if (err instanceof SchemaMismatch) throw fail(ctx, `${path}${err.path}`, err.problem, err);
         const where = err instanceof PackError ? `${path}${err.path}` : path;
         const problem = err instanceof PackError ? err.message.replace(/^at \S+: /, "") : `cannot encode as msgpack: ${err instanceof Error ? err.message : String(err)}`;
         throw fail(ctx, where, problem, err);

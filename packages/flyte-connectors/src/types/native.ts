@@ -107,3 +107,140 @@ function checkFinite(x: number): number {
   if (!Number.isFinite(x)) throw new RangeError(`Duration must be finite, got ${x}`);
   return x;
 }
+
+const NANOS_PER_MILLI = 1_000_000;
+/** `YYYY-MM-DD`, optionally `[T ]HH:MM[:SS[.fraction]]` and a zone `Z` / `±HH[:]MM`. */
+const ISO_DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * An exact point in time (Python `datetime`, protobuf Timestamp): a `Date` that also holds the
+ * nanoseconds below the millisecond, so a value keeps its microseconds (or nanoseconds) from decoding
+ * to encoding. The type engine decodes every datetime to one; anything that takes a `Date` takes it.
+ *
+ * `getTime()`, comparisons and the other `Date` methods see milliseconds; `seconds` / `nanos` and
+ * `toISOString()` (and so `JSON.stringify`) are exact. Changing the value with a `Date` setter drops the
+ * sub-millisecond part.
+ */
+export class FlyteDatetime extends Date {
+  /** Nanoseconds past the millisecond `#millis`, 0 ≤ n < 1e6. */
+  readonly #subMillis: number;
+  readonly #millis: number;
+
+  /**
+   * @param seconds seconds since the Unix epoch (UTC), as protobuf Timestamp.seconds.
+   * @param nanos nanoseconds added to `seconds`; any integer (carried into the seconds).
+   * @throws RangeError outside the range of a JavaScript Date or for non-integers.
+   */
+  constructor(seconds: bigint | number, nanos = 0) {
+    if (typeof seconds === "number" && !Number.isInteger(seconds)) throw new RangeError(`FlyteDatetime seconds must be an integer, got ${seconds}`);
+    if (!Number.isInteger(nanos)) throw new RangeError(`FlyteDatetime nanos must be an integer, got ${nanos}`);
+    const carry = Math.floor(nanos / NANOS_PER_SECOND);
+    const n = nanos - carry * NANOS_PER_SECOND;
+    const millis = (Number(seconds) + carry) * 1000 + Math.floor(n / NANOS_PER_MILLI);
+    super(millis);
+    if (Number.isNaN(this.getTime())) throw new RangeError(`timestamp ${seconds}s is outside the range of a JavaScript Date`);
+    this.#millis = millis;
+    this.#subMillis = n % NANOS_PER_MILLI;
+  }
+
+  /** The same instant; a FlyteDatetime is returned as it is (keeping its nanoseconds). */
+  static fromDate(date: Date): FlyteDatetime {
+    if (date instanceof FlyteDatetime) return date;
+    const ms = date.getTime();
+    if (Number.isNaN(ms)) throw new RangeError("invalid Date");
+    const seconds = Math.floor(ms / 1000);
+    return new FlyteDatetime(seconds, (ms - seconds * 1000) * NANOS_PER_MILLI);
+  }
+
+  /**
+   * Reads ISO 8601 / RFC 3339 text, keeping up to 9 fractional digits: `2026-01-02T03:04:05.123456Z`,
+   * `2026-01-02 03:04:05.123456+02:00`, `2026-01-02`. Without a zone the time is UTC, as Flyte stores a
+   * naive Python datetime.
+   * @throws RangeError for any other text or an impossible date.
+   */
+  static fromISOString(text: string): FlyteDatetime {
+    const m = ISO_DATETIME.exec(text.trim());
+    const bad = () => new RangeError(`not an ISO 8601 date-time: ${JSON.stringify(text)}`);
+    if (!m) throw bad();
+    const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((x) => (x === undefined ? undefined : Number(x))) as number[];
+    const local = Date.UTC(year!, month! - 1, day!, hour, minute, second);
+    const check = new Date(local);
+    // Date.UTC rolls over (Feb 30 → Mar 2, 25:00 → next day): refuse what does not read back the same.
+    if (
+      Number.isNaN(local) ||
+      check.getUTCFullYear() !== year ||
+      check.getUTCMonth() !== month! - 1 ||
+      check.getUTCDate() !== day ||
+      check.getUTCHours() !== hour ||
+      check.getUTCMinutes() !== minute ||
+      check.getUTCSeconds() !== second
+    ) {
+      throw bad();
+    }
+    const zone = m[8];
+    let offsetMinutes = 0;
+    if (zone && zone.toUpperCase() !== "Z") {
+      const digits = zone.replace(":", "");
+      const sign = digits.startsWith("-") ? -1 : 1;
+      const hh = Number(digits.slice(1, 3));
+      const mm = Number(digits.slice(3, 5));
+      if (hh > 23 || mm > 59) throw bad();
+      offsetMinutes = sign * (hh * 60 + mm);
+    }
+    const nanos = Number((m[7] ?? "").padEnd(9, "0"));
+    const seconds = (local - offsetMinutes * 60_000) / 1000;
+    return new FlyteDatetime(seconds, nanos);
+  }
+
+  /** Seconds since the epoch, as protobuf Timestamp.seconds (rounded down). */
+  get seconds(): bigint {
+    return BigInt(Math.floor(this.getTime() / 1000));
+  }
+
+  /** Nanoseconds past `seconds`, 0 ≤ nanos < 1e9, as protobuf Timestamp.nanos. */
+  get nanos(): number {
+    const ms = this.getTime();
+    const subMillis = ms === this.#millis ? this.#subMillis : 0;
+    return (ms - Math.floor(ms / 1000) * 1000) * NANOS_PER_MILLI + subMillis;
+  }
+
+  /** A plain Date of the same millisecond (the sub-millisecond part is dropped). */
+  toDate(): Date {
+    return new Date(this.getTime());
+  }
+
+  /** UTC ISO 8601 with as many fractional digits as the value needs (3, 6 or 9): `2026-01-02T03:04:05.123456Z`. */
+  override toISOString(): string {
+    const text = super.toISOString();
+    const sub = this.nanos % NANOS_PER_MILLI;
+    if (sub === 0) return text;
+    const digits = String(sub).padStart(6, "0");
+    return `${text.slice(0, -1)}${digits.endsWith("000") ? digits.slice(0, 3) : digits}Z`;
+  }
+
+  /** Same instant to the nanosecond (a plain Date counts as having no sub-millisecond part). */
+  equals(other: Date): boolean {
+    const o = FlyteDatetime.fromDate(other);
+    return this.seconds === o.seconds && this.nanos === o.nanos;
+  }
+}
+
+/**
+ * A number that is stored as a float even when it is whole (`2.0`), for values inside untyped dicts
+ * (`types.struct`), where nothing declares the type: `{ ratio: new Float64(2) }` reaches Python as
+ * `2.0`, not `2`. Whole floats a struct was decoded with stay floats when the same object is encoded
+ * again, without this wrapper; fields a dataclass or pydantic schema declares as `number` always do.
+ */
+export class Float64 {
+  constructor(readonly value: number) {
+    if (typeof value !== "number") throw new TypeError(`Float64 needs a number, got ${typeof value}`);
+  }
+
+  valueOf(): number {
+    return this.value;
+  }
+
+  toJSON(): number {
+    return this.value;
+  }
+}

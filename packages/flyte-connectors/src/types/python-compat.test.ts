@@ -16,7 +16,7 @@ import {
   TypeStructureSchema,
 } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
 import { TypeConversionError } from "../errors.js";
-import { DataFrame, decodeLiteral, Duration, encodeLiteral, FlyteDir, FlyteFile, types } from "./index.js";
+import { DataFrame, decodeLiteral, Duration, encodeLiteral, FlyteDatetime, FlyteDir, FlyteFile, types } from "./index.js";
 
 // ---- Python-shaped builders (flyte-sdk: Literal(scalar=Scalar(...)), LiteralType(...)) ----
 type ScalarInit = NonNullable<MessageInitShape<typeof LiteralSchema>["value"]> & { case: "scalar" };
@@ -59,13 +59,13 @@ const cases: { name: string; spec: { literalType: LiteralType }; python: Literal
     name: "datetime",
     spec: types.datetime,
     python: scalar({ case: "primitive", value: { value: { case: "datetime", value: create(TimestampSchema, { seconds: 1_700_000_000n, nanos: 123_000_000 }) } } }),
-    js: new Date(1_700_000_000_123),
+    js: new FlyteDatetime(1_700_000_000, 123_000_000),
   },
   {
     name: "datetime before 1970",
     spec: types.datetime,
     python: scalar({ case: "primitive", value: { value: { case: "datetime", value: create(TimestampSchema, { seconds: -1n, nanos: 500_000_000 }) } } }),
-    js: new Date(-500),
+    js: new FlyteDatetime(-1, 500_000_000),
   },
   {
     name: "timedelta(days=1, microseconds=5)",
@@ -157,7 +157,7 @@ describe("other shapes Python readers accept", () => {
 
   it("msgpack values standing for other types (attribute access on a dataclass)", async () => {
     assert.equal(await decodeLiteral(pyMsgpack(42), types.int.literalType), 42);
-    assert.deepEqual(await decodeLiteral(pyMsgpack("2024-01-02T03:04:05.123456"), types.datetime.literalType), new Date("2024-01-02T03:04:05.123Z"));
+    assert.deepEqual(await decodeLiteral(pyMsgpack("2024-01-02T03:04:05.123456"), types.datetime.literalType), FlyteDatetime.fromISOString("2024-01-02T03:04:05.123456Z"));
     assert.deepEqual(await decodeLiteral(pyMsgpack(1.5), types.duration.literalType), new Duration(1n, 500_000_000));
     assert.deepEqual(await decodeLiteral(pyMsgpack([1, 2]), types.list(types.int).literalType), [1, 2]);
     assert.deepEqual(

@@ -71,7 +71,10 @@ const float = spec<number>(simple(SimpleType.FLOAT));
 const string = spec<string>(simple(SimpleType.STRING));
 /** Python `bool`. */
 const boolean = spec<boolean>(simple(SimpleType.BOOLEAN));
-/** Python `datetime`; decoding drops sub-millisecond precision (JS Date holds milliseconds). */
+/**
+ * Python `datetime`, exact to the nanosecond: decodes to a {@link FlyteDatetime} (a `Date` that keeps the
+ * digits below the millisecond); encodes a FlyteDatetime exactly, or a plain `Date` to the millisecond.
+ */
 const datetime = spec<Date>(simple(SimpleType.DATETIME));
 /** Python `timedelta`, exact to the nanosecond. */
 const duration = spec<Duration>(simple(SimpleType.DURATION));
