@@ -46,7 +46,7 @@ export interface HandlerContext {
   state: CallState;
 }
 
-interface GrpcError {
+export interface GrpcError {
   code: number;
   details: string;
 }
@@ -145,9 +145,9 @@ function failure(ctx: HandlerContext, error: unknown, signal: AbortSignal, log: 
 }
 
 /** How a connector call runs: its metric/log operation, its task type, and how it answers. */
-interface CallSpec {
+export interface CallSpec {
   op: OperationLabel;
-  taskTypeOf: (request: never) => string;
+  taskTypeOf: (request: never, call: ServerCall) => string;
   /** Called once the service is ready, before `answer`, with the metrics label of the task type. */
   observe?: (request: never, label: string) => void;
   /**
@@ -163,7 +163,7 @@ async function runCall(ctx: HandlerContext, spec: CallSpec, call: ServerCall): P
   const started = performance.now();
   const request = call.request as never;
   const { op } = spec;
-  const sent = spec.taskTypeOf(request);
+  const sent = spec.taskTypeOf(request, call);
   const label = taskTypeLabel(ctx, sent);
   const taskType = loggedTaskType(sent);
   const reqId = requestId(call);
@@ -187,7 +187,7 @@ async function runCall(ctx: HandlerContext, spec: CallSpec, call: ServerCall): P
   }
 }
 
-function handle(ctx: HandlerContext, spec: CallSpec): (call: ServerCall) => void {
+export function handle(ctx: HandlerContext, spec: CallSpec): (call: ServerCall) => void {
   return (call) => {
     runCall(ctx, spec, call).catch((error: unknown) => {
       ctx.logger.error({ err: error, op: spec.op }, "unexpected error in the connector service");
@@ -200,14 +200,14 @@ function handle(ctx: HandlerContext, spec: CallSpec): (call: ServerCall) => void
  * A unary method: its metric/log operation, its task type and the dispatcher call. (Concurrency limits —
  * `--worker` and each connector's `maxConcurrency` — apply inside the dispatcher, around the connector's code.)
  */
-interface UnarySpec<R> {
+export interface UnarySpec<R> {
   op: OperationLabel;
   taskTypeOf: (request: R) => string;
   run: (request: R, signal: AbortSignal) => unknown;
   observe?: (request: R, label: string) => void;
 }
 
-function unary<R>(ctx: HandlerContext, spec: UnarySpec<R>): (call: ServerCall) => void {
+export function unary<R>(ctx: HandlerContext, spec: UnarySpec<R>): (call: ServerCall) => void {
   const { run } = spec;
   return handle(ctx, {
     op: spec.op,

@@ -2,8 +2,11 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, Registry, collectDefaultMetrics, type MetricValue } from "prom-client";
 
-/** The operation label values, as the Python service names them (plus the RPCs Python does not count). */
-export type OperationLabel = "create" | "get" | "delete" | "metrics" | "logs" | "list" | "get_connector";
+/**
+ * The operation label values, as the Python services name them (plus the RPCs Python does not count); "do" is
+ * Flyte 1's ExecuteTaskSync, as flytekit counts it.
+ */
+export type OperationLabel = "create" | "get" | "delete" | "do" | "metrics" | "logs" | "list" | "get_connector";
 
 /** Prometheus metrics of one service instance, in their own registry (several instances may share a process). */
 export class ServiceMetrics {
