@@ -170,8 +170,9 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
         healthy: () => serving,
         onHandlerError: (error, path) => logger.error({ err: error, path }, "unexpected error in the Connect transport"),
       });
-      for (const method of methodDefinitions(AsyncConnectorService, asyncConnectorHandlers(ctx))) connect.add(method);
-      for (const method of methodDefinitions(ConnectorMetadataService, metadataHandlers(ctx))) connect.add(method);
+      // (The casts go once handlers.ts types its calls with transport/types.ts's ServerCall, which ConnectServer's implement.)
+      for (const method of methodDefinitions(AsyncConnectorService, asyncConnectorHandlers(ctx))) connect.add(method as never);
+      for (const method of methodDefinitions(ConnectorMetadataService, metadataHandlers(ctx))) connect.add(method as never);
       connectPort = await connect.listen(opts.connectPort ?? (opts.port === 0 ? 0 : 8090), host);
     }
     if (opts.prometheusPort !== null) metricsServer = await startMetricsServer(metrics, opts.prometheusPort ?? 9090, host);
