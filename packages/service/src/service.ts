@@ -3,6 +3,7 @@ import { pino, type Logger } from "pino";
 import { ConnectorDispatcher, ConnectorRegistry, type Connector, type DispatcherOptions } from "flyte-connectors";
 import { AsyncConnectorService, ConnectorMetadataService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import { asyncConnectorHandlers, metadataHandlers, methodDefinitions, type CallState, type Dispatcher, type HandlerContext } from "./handlers.js";
+import { flyte1MethodDefinitions, flyte1ServiceNames } from "./flyte1/handlers.js";
 import { HealthService, type ServingStatus } from "./health.js";
 import { ConnectorLimits } from "./limiter.js";
 import { loadConnectors, type LoadFailure } from "./loader.js";
@@ -91,7 +92,7 @@ export interface ConnectorServiceHandle {
 }
 
 /** Services whose health is reported; "" is the whole server (what a Kubernetes grpc probe checks). */
-const HEALTH_SERVICES = ["", AsyncConnectorService.typeName, ConnectorMetadataService.typeName];
+const HEALTH_SERVICES = ["", AsyncConnectorService.typeName, ConnectorMetadataService.typeName, ...flyte1ServiceNames];
 
 /** Internal hook for tests: serve a given dispatcher instead of one built from the registry. */
 interface InternalOptions extends ConnectorServiceOptions {
@@ -155,6 +156,9 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   });
   for (const method of methodDefinitions(AsyncConnectorService, asyncConnectorHandlers(ctx))) server.add(method);
   for (const method of methodDefinitions(ConnectorMetadataService, metadataHandlers(ctx))) server.add(method);
+  // Flyte 1's agent services on the same port, through the same handlers and dispatcher.
+  const flyte1Lookup = opts.dispatcher ? (opts.dispatcher as { registry?: ConnectorRegistry }).registry : registry;
+  for (const method of flyte1MethodDefinitions(ctx, flyte1Lookup)) server.add(method as never);
   health.addTo(server);
   const port = await server.listen(opts.port ?? 8000, host);
 
