@@ -41,6 +41,8 @@ interface ServeFlags extends LoadFlags {
   host: string;
   prometheusPort: number;
   prometheus_port?: number;
+  connectPort?: number;
+  connect_port?: number;
   worker: number;
   timeout?: number;
   tlsCert?: string;
@@ -49,6 +51,12 @@ interface ServeFlags extends LoadFlags {
   maxReceiveSize: number;
   maxConnectionAge: number;
   logLevel: string;
+}
+
+/** --connect-port → the service option: 0 is off; unset leaves the service's default. */
+function connectPortOption(flag: number | undefined): { connectPort?: number | null } {
+  if (flag === undefined) return {};
+  return { connectPort: flag === 0 ? null : flag };
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
@@ -68,6 +76,8 @@ async function serve(flags: ServeFlags): Promise<void> {
       port: flags.port,
       host: flags.host,
       prometheusPort: flags.prometheus_port ?? flags.prometheusPort,
+      // --connect-port 0 turns the Connect port off (as flyte-sdk's --connect_port); unset: 8090 (free with --port 0).
+      ...connectPortOption(flags.connect_port ?? flags.connectPort),
       worker: flags.worker,
       modules: flags.modules,
       discover: flags.discover,
@@ -115,7 +125,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     return;
   }
   process.stderr.write(
-    `flyte-connector: serving gRPC on ${flags.host}:${handle.port}${flags.tlsCert ? " (TLS)" : " (h2c)"}, metrics on :${handle.prometheusPort}\n${connectorTable(handle.connectors)}\n`,
+    `flyte-connector: serving gRPC on ${flags.host}:${handle.port}${flags.tlsCert ? " (TLS)" : " (h2c)"}, metrics on :${handle.prometheusPort}${handle.connectPort === undefined ? "" : `, Connect on :${handle.connectPort}${flags.tlsCert ? " (TLS)" : " (HTTP/1.1, h2c)"}`}\n${connectorTable(handle.connectors)}\n`,
   );
   for (const failure of handle.failures) process.stderr.write(`flyte-connector: skipped ${failure.source}: ${failure.error}\n`);
 
@@ -139,6 +149,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option("--host <host>", "address to listen on (gRPC and metrics); use :: for IPv6/dual-stack", "0.0.0.0")
     .option("--prometheus-port <port>", "Prometheus metrics port", integer("--prometheus-port", 0), 9090)
     .addOption(new Option("--prometheus_port <port>", "alias of --prometheus-port").argParser(integer("--prometheus_port", 0)).hideHelp())
+    .option("--connect-port <port>", "Connect protocol port (HTTP/1.1 and h2c; also gRPC-Web), /healthz there; 0: off (default: 8090, a free one with --port 0)", integer("--connect-port", 0, 65535))
+    .addOption(new Option("--connect_port <port>", "alias of --connect-port").argParser(integer("--connect_port", 0, 65535)).hideHelp())
     .option("--worker <n>", "most connector calls running at once over all connectors; more wait (0: no limit; to protect a vendor API set the connector's maxConcurrency)", integer("--worker", 0), 0)
     .option("--timeout <seconds>", "stop (gracefully) after this many seconds", integer("--timeout", 1, MAX_TIMER_SECONDS))
     .option("--tls-cert <file>", "PEM certificate chain: serve TLS (with --tls-key)")
