@@ -4,6 +4,7 @@ import {
   FlyteDir,
   FlyteFile,
   Phase,
+  Redactor,
   ResourceMeta,
   SecretNotFoundError,
   type CreateRequest,
@@ -13,7 +14,17 @@ import {
   encodeLiteral,
   types,
 } from "flyte-connectors";
-import { describeFault, HttpError, isTransient, pollTolerantly, requestJson, statusNameForHttp, type RetryOptions } from "flyte-connectors/http";
+import {
+  describeFault,
+  HttpError,
+  isTransient,
+  pollTolerantly,
+  requestJson,
+  statusNameForHttp,
+  UrlPolicy,
+  UrlRefusedError,
+  type RetryOptions,
+} from "flyte-connectors/http";
 import { DEFAULT_PHASES, parseConfig, PHASE_NAMES, type OutputKind, type PollSpec } from "./config.js";
 import { renderHeader, renderJson, renderUrl, valueAt, type TemplateScope } from "./template.js";
 
@@ -28,8 +39,10 @@ export const HTTP_JOB_TASK_TYPE = "http_job";
 export interface HttpJobConnectorOptions {
   /**
    * Origins (`https://jobs.example.com`) the connector may call; any other URL in a task config is refused
-   * (INVALID_ARGUMENT). Default: any origin except cloud metadata addresses (169.254.0.0/16,
-   * metadata.google.internal, fd00:ec2::254), which are refused unless listed here.
+   * (INVALID_ARGUMENT). Listed origins are trusted as named, so a loopback sidecar may be listed. Default: any
+   * http(s) origin except the connector's own host (loopback in every spelling, `localhost`), unspecified and
+   * link-local addresses and cloud metadata services, checked again against the addresses a host name resolves
+   * to when connecting (see `UrlPolicy` of `flyte-connectors/http`); in-cluster private ranges are allowed.
    */
   allowedOrigins?: readonly string[];
   /** Deadline of each HTTP attempt in milliseconds. Default: 30 000. */
@@ -43,25 +56,29 @@ export interface HttpJobConnectorOptions {
   pollBudget?: number;
 }
 
-// Also the IPv4-mapped IPv6 form of 169.254.0.0/16 (`[::ffff:169.254.169.254]` parses as `[::ffff:a9fe:a9fe]`).
-const METADATA_HOSTS = /^(169\.254\.\d+\.\d+|metadata\.google\.internal\.?|\[fd00:ec2::254\]|\[::ffff:a9fe:[0-9a-f]{1,4}\])$/i;
+/** Redacts the auth secret in every form (as is, JSON-escaped, URL-encoded, base64). */
+function redactor(secret: string | undefined): Redactor {
+  return new Redactor(secret ? [secret] : []);
+}
 
-function redact(text: string, secret: string | undefined): string {
-  return secret && secret.length >= 4 ? text.split(secret).join("***") : text;
+/** `text` redacted, then cut to `max` characters: cut first, a secret's start could pass as unrecognised. */
+function safeText(text: string, secret: string | undefined, max: number): string {
+  const redacted = redactor(secret).redact(text);
+  return redacted.length <= max ? redacted : `${redacted.slice(0, max)}…`;
 }
 
 /** A short, caller-safe text of an error reply: its message field when JSON, else its start. */
-function replyText(error: HttpError, messagePath: string): string {
+function replyText(error: HttpError, messagePath: string, secret: string | undefined): string {
   try {
     const body: unknown = JSON.parse(error.body);
     for (const path of [messagePath, "/error/message", "/error", "/message", "/detail"]) {
       const value = valueAt(body, path);
-      if (typeof value === "string" && value) return value.slice(0, 500);
+      if (typeof value === "string" && value) return safeText(value, secret, 500);
     }
   } catch {
     // not JSON: fall through
   }
-  return error.body.trim().slice(0, 300);
+  return safeText(error.body.trim(), secret, 300);
 }
 
 function convertOutput(value: unknown, kind: OutputKind): unknown | Promise<unknown> {
@@ -99,12 +116,12 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
   readonly taskTypeName = HTTP_JOB_TASK_TYPE;
   readonly metadataType = HttpJobMeta;
   readonly #options: HttpJobConnectorOptions;
-  readonly #allowedOrigins: ReadonlySet<string> | undefined;
+  readonly #urlPolicy: UrlPolicy;
 
   constructor(options: HttpJobConnectorOptions = {}) {
     super();
     this.#options = { ...options };
-    this.#allowedOrigins = options.allowedOrigins ? new Set(options.allowedOrigins.map((o) => new URL(o).origin)) : undefined;
+    this.#urlPolicy = new UrlPolicy(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {});
   }
 
   async create(request: CreateRequest): Promise<HttpJobMeta> {
@@ -207,12 +224,12 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
     }
     const word = String(state).trim().toLowerCase();
     const phaseName = spec.status.phases[word] ?? DEFAULT_PHASES[word];
-    if (!phaseName) return { phase: Phase.RUNNING, message: redact(`Unknown job status "${String(state).slice(0, 100)}"; checking again.`, secret) };
+    if (!phaseName) return { phase: Phase.RUNNING, message: `Unknown job status "${safeText(String(state), secret, 100)}"; checking again.` };
     const phase = PHASE_NAMES[phaseName];
     if (phase === Phase.FAILED || phase === Phase.RETRYABLE_FAILED || phase === Phase.ABORTED) {
       const detail = valueAt(reply, spec.status.messagePath);
       const text = detail === undefined || detail === null ? "" : typeof detail === "string" ? detail : JSON.stringify(detail);
-      return { phase, message: redact(`Job ${jobId} ${String(state)}${text ? `: ${text.slice(0, 2000)}` : ""}`, secret) };
+      return { phase, message: `Job ${jobId} ${safeText(String(state), secret, 100)}${text ? `: ${safeText(text, secret, 2000)}` : ""}` };
     }
     if (phase !== Phase.SUCCEEDED) return { phase, message: String(state) };
     const outputs: Record<string, unknown> = {};
@@ -250,10 +267,7 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
       throw new ConnectorError("INVALID_ARGUMENT", `custom.${key} is not a valid URL after rendering.`);
     }
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new ConnectorError("INVALID_ARGUMENT", `custom.${key} must be http:// or https://.`);
-    if (this.#allowedOrigins ? !this.#allowedOrigins.has(parsed.origin) : METADATA_HOSTS.test(parsed.hostname)) {
-      throw new ConnectorError("INVALID_ARGUMENT", `custom.${key}: the connector may not call ${parsed.origin}.`);
-    }
-    return parsed.href;
+    return this.#urlPolicy.check(parsed, `custom.${key}`).href;
   }
 
   #httpOptions() {
@@ -261,6 +275,8 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
       // A redirect would leave the origins checked above, taking the auth header along when it is not
       // `authorization` (fetch keeps other headers across origins): it is an error naming the 3xx instead.
       redirect: "manual" as const,
+      // Host names are checked again against the addresses they resolve to when connecting (DNS rebinding).
+      urlPolicy: this.#urlPolicy,
       ...(this.#options.requestTimeout !== undefined ? { timeout: this.#options.requestTimeout } : {}),
       ...(this.#options.retry ? { retry: this.#options.retry } : {}),
     };
@@ -268,11 +284,15 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
 
   /** A caller-safe error for a failed call: status and the service's message, never the secret or URL query. */
   #callError(call: string, error: unknown, messagePath: string, secret: string | undefined, signal: AbortSignal): unknown {
+    if (error instanceof UrlRefusedError && !error.message.startsWith("custom.")) {
+      const key = call === "submit" ? "submit.url" : call === "status" ? "status.url" : "cancel.url";
+      return new ConnectorError("INVALID_ARGUMENT", `custom.${key}: ${error.message}`, { cause: error });
+    }
     if (signal.aborted || error instanceof ConnectorError) return error;
     if (error instanceof HttpError) {
       const code = statusNameForHttp(error.status);
-      const text = replyText(error, messagePath);
-      return new ConnectorError(code, redact(`Job service ${call} request failed: HTTP ${error.status}${text ? `: ${text}` : ""}`, secret), { cause: error });
+      const text = replyText(error, messagePath, secret);
+      return new ConnectorError(code, `Job service ${call} request failed: HTTP ${error.status}${text ? `: ${text}` : ""}`, { cause: error });
     }
     if (error instanceof SyntaxError) return new ConnectorError("FAILED_PRECONDITION", `Job service ${call} response is not JSON.`, { cause: error });
     return new ConnectorError(isTransient(error) ? "UNAVAILABLE" : "INTERNAL", `Job service ${call} request failed: ${describeFault(error)}`, { cause: error });

@@ -132,7 +132,8 @@ const trainOptions = (overrides: Partial<HttpJobTaskOptions<typeof inputs, typeo
   ...overrides,
 });
 const fastRetry = { retries: 3, minDelay: 1, maxDelay: 5 };
-const connector = () => new HttpJobConnector({ retry: fastRetry });
+// The fake job service is on loopback, which the connector refuses unless an operator lists it.
+const connector = () => new HttpJobConnector({ retry: fastRetry, allowedOrigins: [base] });
 const decoder = new TextDecoder();
 
 function executionMetadata(run: string, attempt = 0) {
@@ -310,7 +311,7 @@ describe("HTTP job connector through the gRPC service", () => {
       }),
       (e: { code: number; details: string }) => {
         assert.equal(e.code, 9, e.details); // FAILED_PRECONDITION
-        assert.match(e.details, /HTTP 401: bad credentials: Bearer \*\*\*/);
+        assert.match(e.details, /HTTP 401: bad credentials: Bearer \*\*\*\*\*/);
         assert.ok(!e.details.includes(wrong));
         return true;
       },
@@ -382,7 +383,7 @@ test("allowedOrigins: only the listed origins may be called", async () => {
 });
 
 test("a job service that hangs: get answers the last known phase within the poll budget, not a deadline error", async () => {
-  const hasty = new HttpJobConnector({ retry: fastRetry, pollBudget: 300 });
+  const hasty = new HttpJobConnector({ retry: fastRetry, pollBudget: 300, allowedOrigins: [base] });
   const task = new HttpJobTask(trainOptions());
   const template = task.toTaskTemplate();
   const call = { secrets: { api_token: TOKEN }, configs: {}, signal: AbortSignal.timeout(10_000) };
@@ -399,4 +400,94 @@ test("a job service that hangs: get answers the last known phase within the poll
   hang = false;
   assert.equal((await get()).phase, Phase.RUNNING);
   await hasty.delete({ ...call, resourceMeta: meta, outputPrefix: "" });
+});
+
+test("SSRF: by default every loopback, unspecified, link-local and metadata spelling is refused, private ranges are not", async () => {
+  const task = new HttpJobTask(trainOptions());
+  const template = task.toTaskTemplate();
+  const call = { secrets: { api_token: TOKEN }, configs: {}, signal: AbortSignal.timeout(5000), taskExecutionMetadata: undefined, outputPrefix: "s3://b/ssrf/1" };
+  // The URLs not under test point at an in-cluster address (checked, never called: the bad URL fails first).
+  const inCluster = { submit: { url: "http://10.0.0.1/jobs" }, status: { url: "http://10.0.0.1/jobs/{{ jobId }}" }, cancel: { url: "http://10.0.0.1/jobs/{{ jobId }}" } };
+  const createWith = (connector: HttpJobConnector, custom: Record<string, unknown>) =>
+    connector.create({ ...call, taskTemplate: template, custom: { ...template.custom, ...inCluster, ...custom }, inputs: { epochs: 1, data: "x", tags: [] } });
+  const guarded = new HttpJobConnector({ retry: { retries: 0 } });
+  const port = new URL(base).port;
+  const hosts = [
+    "127.1", "2130706433", "0x7f000001", "[::ffff:127.0.0.1]", "0.0.0.0", "localhost", "[::1]", "127.0.0.1",
+    "metadata", "instance-data", "100.100.100.200", "168.63.129.16", "[::a9fe:a9fe]", "[64:ff9b::a9fe:a9fe]",
+    "[::ffff:0:a9fe:a9fe]", "169.254.169.254", "metadata.google.internal", "[fe80::1]",
+  ];
+  const seen = requestsSeen;
+  for (const host of hosts) {
+    for (const key of ["submit", "status", "cancel"] as const) {
+      const url = `http://${host}:${port}/jobs${key === "submit" ? "" : "/{{ jobId }}"}`;
+      await assert.rejects(createWith(guarded, { [key]: { url } }), (e: { code?: string; message: string }) => {
+        assert.equal(e.code, "INVALID_ARGUMENT", `${key} ${host}: ${e.message}`);
+        assert.match(e.message, new RegExp(`^custom\\.${key}\\.url: the connector may not call http://`), `${key} ${host}`);
+        return true;
+      });
+    }
+  }
+  assert.equal(requestsSeen, seen, "no request reached the connector pod's own loopback");
+  // An operator may list the loopback fake explicitly.
+  const loopback = { submit: { url: `${base}/jobs`, body: { epochs: 1, data: "forever", tags: [] } }, status: { url: `${base}/jobs/{{ jobId }}` }, cancel: { url: `${base}/jobs/{{ jobId }}` } };
+  assert.match((await createWith(new HttpJobConnector({ allowedOrigins: [base], retry: fastRetry }), loopback)).job_id, /^job-\d+$/);
+});
+
+test("secrets: redacted before truncation and in JSON-escaped, URL-encoded and base64 forms, in errors, messages and log links", async () => {
+  // A token with characters that JSON, URLs and base64 each spell differently.
+  const secret = 'tok"en/+\\0123456789-abcdefghijklmnop';
+  const forms = [secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret), Buffer.from(secret).toString("base64"), Buffer.from(`user:${secret}`).toString("base64")];
+  const leaky = createServer((request, response) => {
+    const url = request.url ?? "";
+    if (request.method === "POST" && url === "/plain") {
+      // Not JSON; the token straddles the 300-character cut of the reply text.
+      return response.writeHead(401).end(`${"x".repeat(290)} token=${secret} rejected`);
+    }
+    if (request.method === "POST" && url === "/json") {
+      return send(response, 403, { error: `${"y".repeat(480)} ${secret}` }); // straddles the 500-character cut
+    }
+    if (request.method === "POST") return send(response, 201, { id: `j-${secret}` }); // a job id that carries the token
+    const detail = forms.map((form, i) => `form${i}=${form}`).join(" ");
+    return send(response, 200, { status: "failed", error: { detail } }); // a JSON object: quoted with escapes
+  });
+  await new Promise<void>((resolve) => leaky.listen(0, "127.0.0.1", resolve));
+  const leakyBase = `http://127.0.0.1:${(leaky.address() as AddressInfo).port}`;
+  const service = await serveForTest([new HttpJobConnector({ allowedOrigins: [leakyBase], retry: { retries: 0 } })]);
+  try {
+    const task = (submitPath: string) =>
+      new HttpJobTask(
+        trainOptions({
+          submit: { url: `${leakyBase}${submitPath}` },
+          jobIdPath: "/id",
+          status: { url: `${leakyBase}/jobs/{{ jobId }}` },
+          cancel: undefined,
+          logLinks: [{ name: "Job", url: `${leakyBase}/ui/{{ jobId }}` }],
+        }),
+      );
+    const connection = { secrets: { api_token: secret } };
+    const createCall = async (submitPath: string) =>
+      service.client.unary(A.createTask, {
+        template: task(submitPath).toTaskTemplate(),
+        inputs: await encodeInputs({ epochs: 1, data: "x", tags: [] }, inputs),
+        outputPrefix: "s3://b/leak/1",
+        connection,
+      });
+    const leaks = (text: string) => forms.filter((form) => text.includes(form)).concat(text.includes(secret.slice(0, 6)) ? ["the token's start"] : []);
+    for (const path of ["/plain", "/json"]) {
+      const error = (await createCall(path).catch((e: unknown) => e)) as { code: number; details: string };
+      assert.equal(error.code, 9, error.details);
+      assert.deepEqual(leaks(error.details), [], `${path}: ${error.details}`);
+    }
+    const meta = (await createCall("/jobs")).resourceMeta;
+    const resource = (await service.client.unary(A.getTask, { taskCategory: { name: "http_job", version: 0 }, resourceMeta: meta, connection })).resource!;
+    assert.equal(resource.phase, Phase.FAILED);
+    assert.match(resource.message, /form0=\*{5} form1=\*{5} form2=\*{5} form3=\*{5} form4=.*\*{5}/);
+    assert.deepEqual(leaks(resource.message), [], resource.message);
+    assert.equal(resource.logLinks.length, 1);
+    assert.deepEqual(leaks(resource.logLinks[0]!.uri), [], resource.logLinks[0]!.uri);
+  } finally {
+    await service.close();
+    leaky.close();
+  }
 });

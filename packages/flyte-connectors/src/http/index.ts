@@ -3,3 +3,4 @@
 export { withRetries, isTransient, describeFault, parseRetryAfter, statusNameForHttp, HttpError, type RetryOptions } from "./retry.js";
 export { requestJson, type JsonRequest } from "./request.js";
 export { pollTolerantly, type TolerantPollOptions } from "./tolerant-poll.js";
+export { UrlPolicy, UrlRefusedError, refusedAddressKind, type UrlPolicyOptions, type ResolveHost } from "./url-policy.js";

@@ -38,3 +38,30 @@ export function localPathOf(uri: string): string | undefined {
   if (scheme === undefined) return uri;
   return scheme.toLowerCase() === "file" ? fileURLToPath(uri) : undefined;
 }
+
+/**
+ * Reads through `inner` except local paths and `file://` URIs, which it refuses: a service answering remote
+ * callers must not let a request make it read its own disk (an offloaded literal naming /etc/… or a mounted secret).
+ */
+export class RemoteOnlyStorage implements LiteralStorage {
+  readonly #inner: LiteralStorage;
+
+  constructor(inner: LiteralStorage) {
+    this.#inner = inner;
+  }
+
+  async read(uri: string, signal?: AbortSignal): Promise<Uint8Array> {
+    let local: boolean;
+    try {
+      local = localPathOf(uri) !== undefined;
+    } catch {
+      local = true; // a malformed file:// URI is still a local one
+    }
+    if (local) {
+      throw new TypeConversionError(
+        `cannot read "${uri}": the service does not read local paths or file:// URIs for a caller; start it with --allow-local-files (the allowLocalFiles option) to allow this`,
+      );
+    }
+    return this.#inner.read(uri, signal);
+  }
+}
