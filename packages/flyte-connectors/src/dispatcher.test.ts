@@ -9,6 +9,7 @@ import {
   GetTaskMetricsRequestSchema,
   GetTaskRequestSchema,
 } from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
+import { TypedInterfaceSchema } from "@flyte-connectors/flyteidl2/flyteidl2/core/interface_pb.js";
 import { LiteralSchema } from "@flyte-connectors/flyteidl2/flyteidl2/core/literals_pb.js";
 import { AsyncConnector, SyncConnector, type CreateRequest, type LogsPage, type Resource, type ResourceRequest } from "./connector.js";
 import { ConnectorDispatcher } from "./dispatcher.js";
@@ -16,6 +17,7 @@ import { ConnectorError } from "./errors.js";
 import { Phase } from "./phase.js";
 import { ConnectorRegistry } from "./registry.js";
 import { ResourceMeta } from "./resource-meta.js";
+import { builtinConnectors } from "./builtin/index.js";
 import { decodeOutputs, encodeInputs, types, variableMap } from "./types/index.js";
 
 class JobMeta extends ResourceMeta.define({ job_id: "string" }) {}
@@ -106,15 +108,100 @@ test("a job failure is an answer with phase FAILED, not an error", async () => {
   assert.equal(response.resource?.outputs, undefined);
 });
 
-test("unknown task types are NOT_FOUND with the Python service's message", async () => {
+test("unknown task types are NOT_FOUND with the Python service's message, the version asked for and what is served", async () => {
   const { dispatcher } = setup();
+  dispatcher.registry.register(builtinConnectors[0]!);
   const request = await createRequest();
   request.template!.type = "nope";
-  await assert.rejects(dispatcher.createTask(request, signal()), { code: "NOT_FOUND", message: "Cannot find connector for task type: nope." });
+  await assert.rejects(dispatcher.createTask(request, signal()), {
+    code: "NOT_FOUND",
+    message: "Cannot find connector for task type: nope. Asked for version 0; this service serves: scripted v0, echo v0.",
+  });
   await assert.rejects(
     dispatcher.getTask(create(GetTaskRequestSchema, { taskCategory: { name: "scripted", version: 3 }, resourceMeta: new Uint8Array() }), signal()),
-    { code: "NOT_FOUND" },
+    { code: "NOT_FOUND", message: /^Cannot find connector for task type: scripted\. Asked for version 3; this service serves: scripted v0, echo v0\.$/ },
   );
+});
+
+test("inputs are checked against the task's interface: missing, unexpected, dataclass field missing", async () => {
+  const { connector, dispatcher } = setup();
+  const expectInvalid = async (mutate: (r: Awaited<ReturnType<typeof createRequest>>) => void | Promise<void>, message: RegExp) => {
+    const request = await createRequest();
+    await mutate(request);
+    await assert.rejects(dispatcher.createTask(request, signal()), (error: unknown) => {
+      assert.ok(error instanceof ConnectorError);
+      assert.equal(error.code, "INVALID_ARGUMENT");
+      assert.match(error.message, message);
+      return true;
+    });
+  };
+  await expectInvalid((r) => void r.inputs!.literals.splice(r.inputs!.literals.findIndex((l) => l.name === "n"), 1), /^n: missing input of type int/);
+  await expectInvalid(async (r) => {
+    r.inputs!.literals.push(...(await encodeInputs({ extra: 1 }, { extra: types.int })).literals);
+  }, /^extra: unexpected input: the task's interface does not declare it \(declared inputs: n, name\)/);
+  const job = types.dataclass({ title: "Job", type: "object", properties: { id: { type: "string" } }, required: ["id"] });
+  await expectInvalid(async (r) => {
+    r.template!.interface = create(TypedInterfaceSchema, { inputs: variableMap({ ...inputTypes, job }) });
+    // Encoded as an untyped dict, as an older Python dataclass without `id` would arrive.
+    r.inputs!.literals.push(...(await encodeInputs({ job: { other: 1 } }, { job: types.struct })).literals);
+  }, /^job: .*missing required field "id" of Job/);
+  assert.equal(connector.created.length, 0, "the connector never saw a bad request");
+  // An optional input may be absent: the connector sees null.
+  const request = await createRequest();
+  request.template!.interface = create(TypedInterfaceSchema, { inputs: variableMap({ ...inputTypes, note: types.optional(types.string) }) });
+  await dispatcher.createTask(request, signal());
+  assert.deepEqual(connector.created[0]?.inputs, { n: 3, name: "a", note: null });
+});
+
+test("a sync connector's meta is validated fully on get: an impossible phase or payload is INVALID_ARGUMENT", async () => {
+  class Upper extends SyncConnector {
+    readonly name = "Upper";
+    readonly taskTypeName = "upper";
+    async do(): Promise<Resource> {
+      return { phase: Phase.SUCCEEDED };
+    }
+  }
+  const dispatcher = new ConnectorDispatcher(new ConnectorRegistry().register(new Upper()));
+  const get = (meta: string) =>
+    dispatcher.getTask(create(GetTaskRequestSchema, { taskCategory: { name: "upper", version: 0 }, resourceMeta: new TextEncoder().encode(meta) }), signal());
+  for (const [meta, problem] of [
+    ['{"phase":1e300}', /phase 1e\+300 is not a valid flyteidl2 TaskExecution\.Phase/],
+    ['{"phase":0}', /phase 0 is not a valid/],
+    ['{"phase":3,"outputs":"/w=="}', /the stored result is not readable/],
+    ['{"phase":3,"log_links":[{"uri":7}]}', /the stored result is not readable/],
+  ] as const) {
+    await assert.rejects(get(meta), { code: "INVALID_ARGUMENT", message: problem }, meta);
+  }
+  assert.equal((await get('{"phase":5,"message":"boom"}')).resource?.message, "boom");
+});
+
+test("a meta whose connector-specific check fails is INVALID_ARGUMENT, also from a custom decode that throws", async () => {
+  class StrictMeta extends ResourceMeta.define({ job_id: "string" }) {
+    override validate(): void {
+      if (!/^j-\d+$/.test(this.job_id)) throw new Error(`job_id ${JSON.stringify(this.job_id)} is not a job id`);
+    }
+  }
+  class Strict extends ScriptedConnector {
+    override readonly taskTypeName = "strict" as "scripted";
+    override readonly metadataType = StrictMeta as never;
+  }
+  class CustomDecode extends ScriptedConnector {
+    override readonly taskTypeName = "custom" as "scripted";
+    override readonly metadataType = {
+      name: "CustomMeta",
+      fields: undefined,
+      prototype: JobMeta.prototype,
+      decode(): JobMeta {
+        throw new TypeError("Cannot read properties of undefined (reading 'id')");
+      },
+    } as unknown as typeof JobMeta;
+  }
+  const dispatcher = new ConnectorDispatcher(new ConnectorRegistry().register(new Strict()).register(new CustomDecode()));
+  const get = (name: string, meta: string) =>
+    dispatcher.getTask(create(GetTaskRequestSchema, { taskCategory: { name, version: 0 }, resourceMeta: new TextEncoder().encode(meta) }), signal());
+  await assert.rejects(get("strict", '{"job_id":"x"}'), { code: "INVALID_ARGUMENT", message: 'Cannot decode resource meta as StrictMeta: job_id "x" is not a job id' });
+  assert.equal((await get("strict", '{"job_id":"j-1"}')).resource?.phase, Phase.SUCCEEDED);
+  await assert.rejects(get("custom", "{}"), { code: "INVALID_ARGUMENT", message: /^Cannot decode resource meta as CustomMeta: Cannot read properties/ });
 });
 
 test("malformed resource meta on get is INVALID_ARGUMENT naming the problem", async () => {

@@ -34,8 +34,8 @@ import { ConnectorError, NotImplementedError, ResourceMetaDecodeError, TypeConve
 import { Phase } from "./phase.js";
 import type { ConnectorRegistry } from "./registry.js";
 import { Redactor } from "./redact.js";
-import { ResourceMeta } from "./resource-meta.js";
-import { decodeInputs, encodeOutputs, LocalFileStorage, RemoteOnlyStorage, type LiteralStorage } from "./types/index.js";
+import { ResourceMeta, type ResourceMetaType } from "./resource-meta.js";
+import { decodeInputs, decodeTaskInputs, encodeOutputs, LocalFileStorage, RemoteOnlyStorage, type LiteralStorage } from "./types/index.js";
 
 export interface DispatcherOptions {
   /** Where offloaded input literals are read from. Default: local files and `file://` URIs (see `allowLocalFiles`). */
@@ -110,7 +110,10 @@ export class ConnectorDispatcher {
         ...context,
         taskTemplate: template,
         custom: template.custom ?? {},
-        inputs: await decodeInputs(request.inputs, template.interface?.inputs, this.#convertOptions(signal)),
+        // Checked against the interface when there is one: a missing or extra input is the caller's error.
+        inputs: template.interface?.inputs
+          ? await decodeTaskInputs(request.inputs, template.interface.inputs, this.#convertOptions(signal))
+          : await decodeInputs(request.inputs, undefined, this.#convertOptions(signal)),
         outputPrefix: request.outputPrefix,
         taskExecutionMetadata: request.taskExecutionMetadata,
       };
@@ -136,7 +139,7 @@ export class ConnectorDispatcher {
     if (connector.kind === "sync") {
       return create(GetTaskResponseSchema, { resource: SyncResultMeta.decode(request.resourceMeta).toProto() });
     }
-    const resourceMeta = connector.metadataType.decode(request.resourceMeta);
+    const resourceMeta = decodeMeta(connector.metadataType, request.resourceMeta);
     const resource = await this.#call("get", connector, context, async () =>
       this.#resourceProto(connector.outputTypes, await connector.get({ ...context, resourceMeta, outputPrefix: request.outputPrefix }), signal, this.#redactor(context)),
     );
@@ -149,7 +152,7 @@ export class ConnectorDispatcher {
       const context = callContext(request.connection, signal);
       let resourceMeta: ResourceMeta | undefined;
       try {
-        resourceMeta = connector.metadataType.decode(request.resourceMeta);
+        resourceMeta = decodeMeta(connector.metadataType, request.resourceMeta);
       } catch (error) {
         // The backend retries a failed delete forever and blocks the task's finalizer: a meta nobody can
         // read names no job we could cancel, so the answer is OK.
@@ -167,7 +170,7 @@ export class ConnectorDispatcher {
   async getTaskMetrics(request: GetTaskMetricsRequest, signal: AbortSignal): Promise<GetTaskMetricsResponse> {
     const connector = this.#asyncWith(request.taskCategory, "getMetrics");
     const context = callContext(undefined, signal);
-    const resourceMeta = connector.metadataType.decode(request.resourceMeta);
+    const resourceMeta = decodeMeta(connector.metadataType, request.resourceMeta);
     const result = await this.#call("metrics", connector, context, () =>
       connector.getMetrics!({
         ...context,
@@ -185,7 +188,7 @@ export class ConnectorDispatcher {
   async *getTaskLogs(request: GetTaskLogsRequest, signal: AbortSignal): AsyncGenerator<GetTaskLogsResponse> {
     const connector = this.#asyncWith(request.taskCategory, "getLogs");
     const context = callContext(undefined, signal);
-    const resourceMeta = connector.metadataType.decode(request.resourceMeta);
+    const resourceMeta = decodeMeta(connector.metadataType, request.resourceMeta);
     const logsRequest = { ...context, resourceMeta, outputPrefix: "", lines: Number(request.lines), token: request.token };
     const pages = await this.#call("logs", connector, context, async () => logPages(await connector.getLogs!(logsRequest)));
     const iterator = pages[Symbol.asyncIterator]();
@@ -328,6 +331,19 @@ class SyncResultMeta extends ResourceMeta.define({
     });
   }
 
+  /** The whole stored result must make a valid, encodable GetTask answer: a bad one is the caller's bytes. */
+  override validate(): void {
+    if (Phase[this.phase] === undefined || this.phase === Phase.UNDEFINED) {
+      throw new ResourceMetaDecodeError("SyncResultMeta", `phase ${this.phase} is not a valid flyteidl2 TaskExecution.Phase (1 to 8)`);
+    }
+    const proto = this.toProto();
+    try {
+      toBinary(ResourceSchema, proto);
+    } catch (cause) {
+      throw new ResourceMetaDecodeError("SyncResultMeta", `the stored result cannot be encoded: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    }
+  }
+
   toProto(): ResourceProto {
     try {
       return create(ResourceSchema, {
@@ -340,6 +356,19 @@ class SyncResultMeta extends ResourceMeta.define({
     } catch (cause) {
       throw new ResourceMetaDecodeError("SyncResultMeta", "the stored result is not readable", { cause });
     }
+  }
+}
+
+/**
+ * The caller's meta bytes, decoded: whatever goes wrong reading them (also in a connector's own `decode`) is
+ * the caller's INVALID_ARGUMENT, never an INTERNAL error.
+ */
+function decodeMeta<M extends ResourceMeta>(type: ResourceMetaType<M>, bytes: Uint8Array): M {
+  try {
+    return type.decode(bytes);
+  } catch (error) {
+    if (error instanceof ConnectorError) throw error;
+    throw new ResourceMetaDecodeError(type.name, error instanceof Error ? error.message : String(error), { cause: error });
   }
 }
 

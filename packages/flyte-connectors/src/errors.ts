@@ -47,9 +47,11 @@ export class ConnectorNotFoundError extends ConnectorError {
   readonly taskType: string;
   readonly taskTypeVersion: number;
 
-  constructor(taskType: string, taskTypeVersion: number) {
-    // Same text as the Python service, so operators grep for one message.
-    super("NOT_FOUND", `Cannot find connector for task type: ${taskType}.`);
+  /** @param served the (task type, version) pairs the service does serve, named in the message. */
+  constructor(taskType: string, taskTypeVersion: number, served: readonly { name: string; version: number }[] = []) {
+    // Starts with the Python service's text, so operators grep for one message; then what would have matched.
+    const list = served.length ? served.map((c) => `${c.name} v${c.version}`).join(", ") : "none";
+    super("NOT_FOUND", `Cannot find connector for task type: ${taskType}. Asked for version ${taskTypeVersion}; this service serves: ${list}.`);
     this.taskType = taskType;
     this.taskTypeVersion = taskTypeVersion;
   }

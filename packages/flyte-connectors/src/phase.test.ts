@@ -33,3 +33,11 @@ test("an unknown state returns undefined instead of throwing, so the caller pick
   assert.equal(convertToFlytePhase("QUEUED_FOR_LUNCH"), undefined);
   assert.equal(convertToFlytePhase("QUEUED_FOR_LUNCH") ?? Phase.RUNNING, Phase.RUNNING);
 });
+
+test("convertToFlytePhase of no state (undefined, null) is undefined, as documented, not a throw", () => {
+  assert.equal(convertToFlytePhase(undefined), undefined);
+  assert.equal(convertToFlytePhase(null), undefined);
+  // A vendor reply without a state field, read the usual way:
+  const reply: { state?: string } = JSON.parse("{}");
+  assert.equal(convertToFlytePhase(reply.state) ?? Phase.RUNNING, Phase.RUNNING);
+});

@@ -36,9 +36,11 @@ const STATE_TO_PHASE: ReadonlyMap<string, Phase> = new Map([
  * failed/timeout/timedout/canceled/cancelled/skipped → FAILED, internal_error → RETRYABLE_FAILED,
  * done/succeeded/success/completed → SUCCEEDED, running/terminating → RUNNING, pending → INITIALIZING.
  *
- * An unknown state never throws: it returns `undefined`, so the caller decides (keep polling, fail the task, …).
+ * An unknown state (or none: `undefined`, `null`) never throws: it returns `undefined`, so the caller decides (keep polling, fail the task, …).
  * Pass a fallback to get a phase every time: `convertToFlytePhase(state) ?? Phase.RUNNING`.
  */
-export function convertToFlytePhase(state: string): Phase | undefined {
+export function convertToFlytePhase(state: string | null | undefined): Phase | undefined {
+  // Vendors omit the state field at times: no state is an unknown state, not a crash.
+  if (typeof state !== "string") return undefined;
   return STATE_TO_PHASE.get(state.trim().toLowerCase());
 }

@@ -30,7 +30,7 @@ test("looks connectors up by task type and version", () => {
   const registry = new ConnectorRegistry().register(v0).register(v1);
   assert.equal(registry.get("spark"), v0);
   assert.equal(registry.get("spark", 1), v1);
-  assert.throws(() => registry.get("spark", 2), (e: unknown) => e instanceof ConnectorNotFoundError && e.code === "NOT_FOUND" && e.message === "Cannot find connector for task type: spark.");
+  assert.throws(() => registry.get("spark", 2), (e: unknown) => e instanceof ConnectorNotFoundError && e.code === "NOT_FOUND" && e.message === "Cannot find connector for task type: spark. Asked for version 2; this service serves: spark v0, spark v1.");
 });
 
 test("refuses a duplicate (task type, version) unless override is set", () => {

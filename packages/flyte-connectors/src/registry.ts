@@ -45,7 +45,10 @@ export class ConnectorRegistry {
   /** @throws ConnectorNotFoundError when no connector serves the (task type, version). */
   get(taskType: string, taskTypeVersion = 0): Connector {
     const connector = this.#byCategory.get(keyOf(taskType, taskTypeVersion));
-    if (!connector) throw new ConnectorNotFoundError(taskType, taskTypeVersion);
+    if (!connector) {
+      const served = this.list().map((c) => ({ name: c.taskTypeName, version: c.taskTypeVersion ?? 0 }));
+      throw new ConnectorNotFoundError(taskType, taskTypeVersion, served);
+    }
     return connector;
   }
 

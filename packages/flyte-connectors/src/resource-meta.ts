@@ -97,8 +97,22 @@ export abstract class ResourceMeta {
       // Keys from the bytes: define them, so a "__proto__" key is a field like any other, not a prototype.
       for (const [key, value] of Object.entries(record)) Object.defineProperty(meta, key, { value, enumerable: true, writable: true, configurable: true });
     }
+    try {
+      (meta as unknown as ResourceMeta).validate();
+    } catch (cause) {
+      if (cause instanceof ResourceMetaDecodeError) throw cause;
+      throw new ResourceMetaDecodeError(cls.name, cause instanceof Error ? cause.message : String(cause), { cause });
+    }
     return meta as M;
   }
+
+  /**
+   * Checks field contents beyond their JSON kinds (an enum value, a base64 payload, a URL), called by
+   * `decode`. The bytes come from the caller, so a meta that parses as JSON but holds invalid contents is the
+   * caller's error: throw an Error saying what is wrong and `decode` reports it as INVALID_ARGUMENT (never as a
+   * connector bug, INTERNAL). Default: nothing more to check.
+   */
+  validate(): void {}
 }
 
 /** The class `ResourceMeta.define(fields)` returns. */

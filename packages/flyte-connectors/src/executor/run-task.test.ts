@@ -295,3 +295,23 @@ test("each call has its own deadline (callTimeout)", async () => {
   assert.equal(error.code, "DEADLINE_EXCEEDED");
   assert.equal(connector.deletes, 1);
 });
+
+test("inputs are checked against the task's declared inputs before anything is created", async () => {
+  const job = types.dataclass({ title: "Job", type: "object", properties: { id: { type: "string" } }, required: ["id"] });
+  const strict = new ConnectorTask({ name: "strict_task", taskType: "fake", inputs: { count: types.int, job }, outputs: {} });
+  const connector = new FakeConnector([{ phase: Phase.SUCCEEDED }]);
+  const registry = new ConnectorRegistry().register(connector);
+  const run = (inputs: Record<string, unknown>) => runTask(strict, inputs as never, { registry, quiet: true, pollInterval: 0 });
+  const invalid = (message: RegExp) => (error: unknown) => {
+    assert.ok(error instanceof ConnectorError, String(error));
+    assert.equal(error.code, "INVALID_ARGUMENT");
+    assert.match(error.message, message);
+    return true;
+  };
+  await assert.rejects(run({ job: { id: "a" } }), invalid(/^count: missing input of type int/));
+  await assert.rejects(run({ count: 1, job: { id: "a" }, extra: 2 }), invalid(/^extra: input is not declared \(declared inputs: count, job\)/));
+  await assert.rejects(run({ count: 1, job: {} }), invalid(/^job: .*missing required field "id" of Job/));
+  assert.equal(connector.created, undefined);
+  assert.deepEqual(await run({ count: 1, job: { id: "a" } }), {});
+  assert.deepEqual((connector.created as CreateRequest | undefined)?.inputs, { count: 1, job: { id: "a" } });
+});

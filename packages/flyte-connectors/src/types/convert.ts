@@ -13,7 +13,8 @@ import {
 import { TypeConversionError } from "../errors.js";
 import { type ConvertOptions, guarded, makeCtx } from "./context.js";
 import { decode } from "./decode.js";
-import { encode } from "./encode.js";
+import { describeType } from "./describe.js";
+import { acceptsNone, encode } from "./encode.js";
 import { literalTypeOf, type TypeSpec } from "./spec.js";
 import { isPlainObject } from "./values.js";
 
@@ -45,6 +46,31 @@ export function encodeLiteral(value: unknown, type: LiteralType | undefined, opt
  */
 export function decodeInputs(inputs: Inputs | undefined, variables?: DeclaredTypes, opts?: ConvertOptions): Promise<Record<string, unknown>> {
   return decodeNamed(inputs?.literals ?? [], variables, "input", opts);
+}
+
+/**
+ * Decodes the inputs of a task call strictly against the task's interface, as Python's conversion does:
+ * every declared input needs a literal (an absent optional one, a union with None, decodes to `null`) and
+ * no undeclared input may come.
+ * @throws TypeConversionError (INVALID_ARGUMENT) naming the missing or unexpected input.
+ */
+export function decodeTaskInputs(inputs: Inputs | undefined, variables: DeclaredTypes, opts?: ConvertOptions): Promise<Record<string, unknown>> {
+  const typesByName = declaredTypes(variables)!;
+  const literals = inputs?.literals ?? [];
+  const known = () => [...typesByName.keys()].join(", ") || "none";
+  const unexpected = literals.find(({ name }) => !typesByName.has(name));
+  if (unexpected) {
+    throw new TypeConversionError(`unexpected input: the task's interface does not declare it (declared inputs: ${known()})`, { variable: unexpected.name });
+  }
+  const given = new Set(literals.map(({ name }) => name));
+  const absent = [...typesByName].filter(([name]) => !given.has(name));
+  const missing = absent.find(([, type]) => !acceptsNone(type));
+  if (missing) {
+    const [name, type] = missing;
+    const what = type && type.type.case !== undefined ? ` of type ${describeType(type)}` : "";
+    throw new TypeConversionError(`missing input${what}: the task's interface declares it and the request has no value for it`, { variable: name });
+  }
+  return decodeNamed(literals, variables, "input", opts).then((values) => ({ ...values, ...Object.fromEntries(absent.map(([name]) => [name, null])) }));
 }
 
 /** Decodes task outputs by name (same rules as {@link decodeInputs}). */
@@ -114,6 +140,10 @@ async function encodeNamed(
       const type = typesByName?.get(name);
       const ctx = makeCtx("encode", role, type, { ...opts, variable: name });
       const value = Object.hasOwn(values, name) ? values[name] : undefined;
+      if (value === undefined && typesByName && !acceptsNone(type)) {
+        const what = type && type.type.case !== undefined ? ` of type ${describeType(type)}` : "";
+        throw new TypeConversionError(`missing ${role}${what}: it is declared and has no value`, { variable: name });
+      }
       return { name, value: await guarded(ctx, () => encode(value, type, ctx, "")) };
     }),
   );

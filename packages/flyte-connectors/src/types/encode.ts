@@ -225,7 +225,7 @@ function isExactKind(value: unknown, t: LiteralType): boolean {
 }
 
 /** Whether `undefined` may stand for none: the type is NONE or a union with a NONE variant. */
-function acceptsNone(type: LiteralType | undefined): boolean {
+export function acceptsNone(type: LiteralType | undefined): boolean {
   const t = type?.type;
   if (t?.case === "simple") return t.value === SimpleType.NONE;
   return t?.case === "unionType" && t.value.variants.some(acceptsNone);

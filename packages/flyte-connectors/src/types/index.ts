@@ -17,6 +17,7 @@
 export { DataFrame, type DataFrameColumn, Duration, Float64, FlyteDatetime, FlyteDir, FlyteFile } from "./native.js";
 export { type Infer, type InferShape, type TypeSpec, types, variableMap } from "./spec.js";
 export { describeType } from "./describe.js";
+export { checkRequired as checkRequiredFields, SchemaMismatch } from "./json-schema.js";
 export { LocalFileStorage, RemoteOnlyStorage, type LiteralStorage } from "./storage.js";
 export type { ConvertOptions } from "./context.js";
 export {
@@ -24,6 +25,7 @@ export {
   decodeInputs,
   decodeLiteral,
   decodeOutputs,
+  decodeTaskInputs,
   encodeInputs,
   encodeLiteral,
   encodeOutputs,

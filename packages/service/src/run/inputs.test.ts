@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Duration, FlyteDir, types } from "flyte-connectors";
+import { Duration, FlyteDatetime, FlyteDir, types } from "flyte-connectors";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError, outputsToJson, parseInputs, parseValue } from "./inputs.js";
@@ -74,4 +74,28 @@ test("a File or Dir input given as a local path must exist; URIs are taken as th
   });
   assert.throws(() => parseInputs(["--data", "package.json", "--out", "missing-dir"], inputs, "t", here), /no such local directory/);
   assert.deepEqual(parseInputs(["--data", "package.json", "--out", "s3://b/o"], inputs, "t", here)["out"], new FlyteDir("s3://b/o"));
+});
+
+test("date-times keep their microseconds (and nanoseconds) to the task and back to the outputs JSON", () => {
+  const when = parseValue("2026-01-31T12:30:15.123456", types.datetime.literalType, cwd);
+  assert.ok(when instanceof FlyteDatetime);
+  assert.equal(when.nanos, 123_456_000);
+  assert.equal(outputsToJson({ when }), '{\n  "when": "2026-01-31T12:30:15.123456Z"\n}');
+});
+
+test("a dataclass input missing a required field is refused, naming the input and the field", () => {
+  const job = types.dataclass({
+    title: "Job",
+    type: "object",
+    properties: { id: { type: "string" }, inner: { $ref: "#/$defs/Inner" } },
+    required: ["id"],
+    $defs: { Inner: { title: "Inner", type: "object", properties: { n: { type: "integer" } }, required: ["n"] } },
+  });
+  assert.throws(() => parseInputs(["--job", '{"inner": {"n": 1}}'], { job }, "t", cwd), (error: unknown) => {
+    assert.ok(error instanceof InputError);
+    assert.match(error.message, /^bad value for --job \(.*\): .*missing required field "id" of Job\./);
+    return true;
+  });
+  assert.throws(() => parseInputs(["--job", '{"id": "a", "inner": {}}'], { job }, "t", cwd), /at \.inner: missing required field "n" of Inner/);
+  assert.deepEqual(parseInputs(["--job", '{"id": "a"}'], { job }, "t", cwd), { job: { id: "a" } });
 });

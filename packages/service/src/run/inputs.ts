@@ -1,7 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { DataFrame, Duration, FlyteDir, FlyteFile, describeType, type TypeSpecs } from "flyte-connectors";
+import {
+  checkRequiredFields,
+  DataFrame,
+  describeType,
+  Duration,
+  FlyteDatetime,
+  FlyteDir,
+  FlyteFile,
+  SchemaMismatch,
+  type TypeSpecs,
+} from "flyte-connectors";
 import { BlobType_BlobDimensionality, SimpleType, type LiteralType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
 
 /** A bad or missing `--<input>` value; the message lists the task's inputs. */
@@ -88,17 +98,28 @@ function parseDuration(text: string): Duration {
   return Duration.fromSeconds(negative ? -seconds : seconds);
 }
 
-const ISO_DATE_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i;
-
 /**
  * ISO 8601 only: `new Date` alone would take "5" or "March 3" as some date. Without a zone the time is UTC,
- * as flyte-sdk stores a naive datetime (JavaScript would read it as local time).
+ * as flyte-sdk stores a naive datetime (JavaScript would read it as local time). Exact to the nanosecond:
+ * `12:00:00.123456` reaches the task with its microseconds.
  */
-function parseDateTime(text: string): Date {
-  const match = ISO_DATE_TIME.exec(text.trim());
-  const date = match ? new Date(match[2] ? `${match[1]}T${match[2]}${match[3] ?? "Z"}` : `${match[1]}T00:00:00Z`) : undefined;
-  if (!date || Number.isNaN(date.getTime())) throw new Error("expected an ISO 8601 date-time such as 2026-01-31T12:00:00Z or 2026-01-31");
-  return date;
+function parseDateTime(text: string): FlyteDatetime {
+  try {
+    return FlyteDatetime.fromISOString(text);
+  } catch {
+    throw new Error("expected an ISO 8601 date-time such as 2026-01-31T12:00:00Z, 2026-01-31T12:00:00.123456 or 2026-01-31");
+  }
+}
+
+/** A dataclass / pydantic value must have its schema's required fields, as Python's conversion demands. */
+function checkStruct(value: unknown, type: LiteralType): unknown {
+  try {
+    checkRequiredFields(value, type.metadata);
+  } catch (error) {
+    if (error instanceof SchemaMismatch) throw new Error(`${error.path ? `at ${error.path}: ` : ""}${error.problem}`);
+    throw error;
+  }
+  return value;
 }
 
 /** JSON text, or the contents of a .json file when the value names one. */
@@ -144,7 +165,7 @@ export function parseValue(text: string, type: LiteralType, cwd: string): unknow
           if (!["null", "none", ""].includes(text.trim().toLowerCase())) throw new Error("expected null");
           return null;
         case SimpleType.STRUCT:
-          return parseJson(text, cwd);
+          return checkStruct(parseJson(text, cwd), type);
         default:
           return text;
       }
