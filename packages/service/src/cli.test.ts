@@ -43,18 +43,18 @@ test("CLI: TypeScript module via --modules, SIGTERM drains in-flight calls, heal
   }
 });
 
-test("CLI: list prints the connector table; a broken module is reported and skipped", async () => {
+test("CLI: list prints the connector table; a broken --modules entry is reported and fails the command (as serve)", async () => {
   const child = spawn(process.execPath, [bin, "list", "--no-discover", "--modules", fixture, "--modules", "./no/such/module.ts"], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout.on("data", (d) => (out += String(d)));
   child.stderr.on("data", (d) => (err += String(d)));
   const [code] = await once(child, "exit");
-  assert.equal(code, 0, err);
+  assert.equal(code, 1, err);
   assert.match(out, /NAME\s+TASK TYPE\s+VERSION\s+SOURCE/);
   assert.match(out, /Test Connector\s+test\s+0/);
   assert.match(out, /Sleep Connector\s+sleep\s+0/);
-  assert.match(err, /skipped \.\/no\/such\/module\.ts/);
+  assert.match(err, /cannot load --modules \.\/no\/such\/module\.ts: Cannot find module/);
 });
 
 test("CLI: SIGTERM while connectors load exits 0 without announcing; a second signal exits 1 at once", async (t) => {

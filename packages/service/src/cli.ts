@@ -3,7 +3,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { ConnectorRegistry, ImageBuildError } from "flyte-connectors";
 import { startConnectorService, type ConnectorServiceHandle } from "./service.js";
 import { addLoadOptions, type LoadFlags } from "./load-options.js";
-import { loadConnectors } from "./loader.js";
+import { ListenError } from "./listen-error.js";
+import { loadConnectors, ModuleLoadError } from "./loader.js";
 import { registerManifestsCommand } from "./deploy/command.js";
 import { registerImageCommand } from "./image/command.js";
 import { registerRunCommand } from "./run/command.js";
@@ -51,6 +52,7 @@ interface ServeFlags extends LoadFlags {
   maxReceiveSize: number;
   maxConnectionAge: number;
   logLevel: string;
+  allowLocalFiles?: boolean;
 }
 
 /** --connect-port → the service option: 0 is off; unset leaves the service's default. */
@@ -86,6 +88,7 @@ async function serve(flags: ServeFlags): Promise<void> {
       maxReceiveMessageBytes: flags.maxReceiveSize,
       maxConnectionAgeMs: flags.maxConnectionAge * 1000,
       logLevel: flags.logLevel,
+      allowLocalFiles: flags.allowLocalFiles ?? false,
       ...(flags.tlsCert && flags.tlsKey ? { tls: readTlsFiles(flags.tlsCert, flags.tlsKey) } : {}),
     });
   } catch (error) {
@@ -136,7 +139,10 @@ async function list(flags: LoadFlags): Promise<void> {
   // The same loading as `serve`, without a server: nothing is bound.
   const { loaded, failed } = await loadConnectors(new ConnectorRegistry(), { modules: flags.modules, discover: flags.discover, builtins: flags.builtins });
   process.stdout.write(connectorTable(loaded.map(({ connector, source }) => servedConnector(connector, source))) + "\n");
-  for (const failure of failed) process.stderr.write(`flyte-connector: skipped ${failure.source}: ${failure.error}\n`);
+  for (const failure of failed.filter((f) => !f.required)) process.stderr.write(`flyte-connector: skipped ${failure.source}: ${failure.error}\n`);
+  // As `serve`, which would not start.
+  const required = failed.filter((f) => f.required);
+  if (required.length > 0) throw new ModuleLoadError(required);
 }
 
 /** Runs the CLI with `argv` (as process.argv). */
@@ -145,10 +151,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   const serveCommand = program
     .command("serve", { isDefault: true })
     .description("run the connector gRPC service")
-    .option("--port <port>", "gRPC port", integer("--port", 0), 8000)
+    .option("--port <port>", "gRPC port", integer("--port", 0, 65535), 8000)
     .option("--host <host>", "address to listen on (gRPC and metrics); use :: for IPv6/dual-stack", "0.0.0.0")
-    .option("--prometheus-port <port>", "Prometheus metrics port", integer("--prometheus-port", 0), 9090)
-    .addOption(new Option("--prometheus_port <port>", "alias of --prometheus-port").argParser(integer("--prometheus_port", 0)).hideHelp())
+    .option("--prometheus-port <port>", "Prometheus metrics port", integer("--prometheus-port", 0, 65535), 9090)
+    .addOption(new Option("--prometheus_port <port>", "alias of --prometheus-port").argParser(integer("--prometheus_port", 0, 65535)).hideHelp())
     .option("--connect-port <port>", "Connect protocol port (HTTP/1.1 and h2c; also gRPC-Web), /healthz there; 0: off (default: 8090, a free one with --port 0)", integer("--connect-port", 0, 65535))
     .addOption(new Option("--connect_port <port>", "alias of --connect-port").argParser(integer("--connect_port", 0, 65535)).hideHelp())
     .option("--worker <n>", "most connector calls running at once over all connectors; more wait (0: no limit; to protect a vendor API set the connector's maxConcurrency)", integer("--worker", 0), 0)
@@ -158,6 +164,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option("--grace-period <seconds>", "on SIGTERM/SIGINT, how long calls in flight may take to finish", integer("--grace-period", 0, MAX_TIMER_SECONDS), 30)
     .option("--max-connection-age <seconds>", "send GOAWAY on each connection after this long (±10%), so clients re-resolve and reach new replicas (0: never)", integer("--max-connection-age", 0, MAX_TIMER_SECONDS), 0)
     .option("--max-receive-size <bytes>", "largest request message accepted", integer("--max-receive-size", 1024), 64 * 1024 * 1024)
+    .option("--allow-local-files", "read offloaded literals at local paths / file:// URIs for callers (off: a caller cannot make the service read its own disk)")
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"));
   addLoadOptions(serveCommand).action((flags: ServeFlags) => serve(flags));
   addLoadOptions(program.command("list").description("print the connectors that `serve` would serve, then exit")).action(
@@ -172,7 +179,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   } catch (error) {
     // Mistakes of the command line (a bad flag value, an unreadable file, no image builder) get one line, as
     // commander's own usage errors do; anything else is a bug and keeps its stack (bin/flyte-connector.js).
-    if (error instanceof InvalidArgumentError || error instanceof ImageBuildError) {
+    if (error instanceof InvalidArgumentError || error instanceof ImageBuildError || error instanceof ModuleLoadError || error instanceof ListenError) {
       program.error(`error: ${error.message}`);
     }
     throw error;

@@ -121,7 +121,7 @@ function record(ctx: HandlerContext, op: OperationLabel, taskType: string, label
   ctx.metrics.latency.observe(labels, seconds);
   if (error) {
     ctx.metrics.failure.inc({ task_type: label, operation: op, error_code: httpCode(error.code) });
-    ctx.logger.warn({ reqId, op, taskType, ms: Math.round(seconds * 1e4) / 10, code: statusName(error.code), msg: error.details }, "request failed");
+    ctx.logger.warn({ reqId, op, taskType, ms: Math.round(seconds * 1e4) / 10, code: statusName(error.code), reason: error.details }, "request failed");
   } else {
     ctx.metrics.success.inc(labels);
     ctx.logger.info({ reqId, op, taskType, ms: Math.round(seconds * 1e4) / 10 }, "request");

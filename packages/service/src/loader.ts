@@ -1,8 +1,9 @@
-import { existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Connector, ConnectorRegistry } from "flyte-connectors";
 
 /** The package.json field naming a module of connectors: the npm analogue of Python's `flyte.connectors` entry points. */
@@ -17,7 +18,27 @@ export interface LoadedSource {
 
 export interface LoadFailure {
   source: string;
+  /** The whole reason, on one line: the file and line where known (syntax errors, throwing imports). */
   error: string;
+  /**
+   * Named explicitly (`--modules`): the service was deployed for it, so `serve` stops instead of going Ready
+   * without it. Discovered packages and the built-ins are not required.
+   */
+  required?: boolean;
+}
+
+/** Start-up stopped: a module named with `--modules` did not load. The message names each file and reason. */
+export class ModuleLoadError extends Error {
+  readonly failures: readonly LoadFailure[];
+
+  constructor(failures: readonly LoadFailure[]) {
+    super(failures.map((failure) => `cannot load --modules ${failure.source}: ${failure.error}`).join("\n"));
+    this.failures = failures;
+  }
+
+  override get name(): string {
+    return "ModuleLoadError";
+  }
 }
 
 let tsxRegistered: Promise<void> | undefined;
@@ -75,7 +96,7 @@ export async function importModule(spec: string, cwd: string): Promise<Record<st
   return (await import(moduleUrl(spec, cwd))) as Record<string, unknown>;
 }
 
-/** Loads `--modules` values in order; a module that fails is reported and skipped. */
+/** Loads `--modules` values in order; a module that fails is reported (as required) and skipped. */
 export async function loadModules(specs: readonly string[], cwd: string): Promise<{ loaded: LoadedSource[]; failed: LoadFailure[] }> {
   const loaded: LoadedSource[] = [];
   const failed: LoadFailure[] = [];
@@ -83,7 +104,8 @@ export async function loadModules(specs: readonly string[], cwd: string): Promis
     try {
       loaded.push({ source: spec, connectors: connectorsOf(await importModule(spec, cwd), spec) });
     } catch (error) {
-      failed.push({ source: spec, error: describe(error) });
+      const url = moduleUrl(spec, cwd);
+      failed.push({ source: spec, error: describeLoadError(error, url.startsWith("file:") ? fileURLToPath(url) : undefined), required: true });
     }
   }
   return { loaded, failed };
@@ -91,6 +113,58 @@ export async function loadModules(specs: readonly string[], cwd: string): Promis
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message.split("\n")[0] || error.name : String(error);
+}
+
+/** The nearest package.json's `type` for a file, and that package.json's path. */
+function packageTypeOf(file: string): { type: string | undefined; manifest: string | undefined } {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, "package.json");
+    if (existsSync(manifest)) {
+      try {
+        const type = (JSON.parse(readFileSync(manifest, "utf8")) as { type?: unknown }).type;
+        return { type: typeof type === "string" ? type : undefined, manifest };
+      } catch {
+        return { type: undefined, manifest };
+      }
+    }
+    if (path.dirname(dir) === dir) return { type: undefined, manifest: undefined };
+  }
+}
+
+/** Where a SyntaxError without a location is: `node --check` prints `<file>:<line>` (entry file only). */
+function syntaxErrorLocation(file: string): string | undefined {
+  const checked = spawnSync(process.execPath, ["--check", file], { encoding: "utf8", timeout: 10_000 });
+  const first = checked.stderr?.split("\n")[0]?.trim();
+  return first && /:\d+$/.test(first) ? first.replace(/^file:\/\//, "") : undefined;
+}
+
+/**
+ * A load failure as one line with everything needed to fix it: the whole message (tsx/esbuild put the file,
+ * line and reason on the lines after "Transform failed with 1 error:"), the location of a syntax error or of
+ * the statement that threw, and a hint when the file was loaded as CommonJS for want of `"type": "module"`.
+ */
+export function describeLoadError(error: unknown, file?: string): string {
+  if (!(error instanceof Error)) return String(error);
+  const lines = error.message
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line && !/^Transform failed with \d+ errors?:$/.test(line) && line !== "Require stack:");
+  // Node names its own loader as the importer of a missing --modules file: not the user's file.
+  let text = (lines.join("; ") || error.name).replace(/ imported from \S*loader\.[jt]s$/, "").replace(/: ERROR: /g, ": ");
+  if (file && !text.includes(file)) {
+    const frame = error.stack?.split("\n").find((line) => line.includes(file) && /:\d+:\d+\)?$/.test(line));
+    const location = frame?.match(/\(?((?:file:\/\/)?\/[^()]*:\d+:\d+)\)?$/)?.[1]?.replace(/^file:\/\//, "");
+    const where = location ?? (error.name === "SyntaxError" && existsSync(file) ? syntaxErrorLocation(file) : undefined);
+    if (where) text += ` (at ${where})`;
+  }
+  if (file && /\.[cm]?[jt]sx?$/.test(file) && !/\.m[jt]s$/.test(file)) {
+    const { type, manifest } = packageTypeOf(file);
+    const cjsSymptom = /cjs|commonjs|require\(\)|ERR_REQUIRE_ESM|import statement outside a module|exports is not defined|require is not defined|top-level await/i;
+    if (type !== "module" && cjsSymptom.test(text)) {
+      text += ` (${file} is loaded as CommonJS because ${manifest ? `${manifest} has no "type": "module"` : "no package.json above it says \"type\": \"module\""}: add it, or name the file .mts)`;
+    }
+  }
+  return text;
 }
 
 /** `node_modules` folders from cwd upward (Node's lookup order). */
@@ -146,12 +220,13 @@ export async function discoverPackages(cwd: string): Promise<{ loaded: LoadedSou
       if (!pkg || seen.has(pkg.name)) continue;
       seen.add(pkg.name);
       const source = `${pkg.name} (${DISCOVERY_FIELD})`;
+      const entry = path.resolve(pkg.dir, pkg.entry);
       try {
         if (/\.(?:[cm]?ts|tsx)$/.test(pkg.entry)) await registerTsx();
-        const module = (await import(pathToFileURL(path.resolve(pkg.dir, pkg.entry)).href)) as Record<string, unknown>;
+        const module = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
         loaded.push({ source, connectors: connectorsOf(module, source) });
       } catch (error) {
-        failed.push({ source, error: describe(error) });
+        failed.push({ source, error: describeLoadError(error, entry) });
       }
     }
   }

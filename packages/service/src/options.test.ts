@@ -63,7 +63,7 @@ test('discovery: installed packages with a "flyteConnectors" field are loaded; b
       ],
     );
     assert.deepEqual(service.failures.map((f) => f.source), ["broken (flyteConnectors)", "throws-bare (flyteConnectors)"]);
-    assert.equal(service.failures[1]?.error, "TypeError", "an error without a message is named by its type");
+    assert.match(service.failures[1]?.error ?? "", /^TypeError \(at \S+:\d+:\d+\)$/, "an error without a message is named by its type and place");
   } finally {
     await service.forceClose();
   }

@@ -6,7 +6,8 @@ import { asyncConnectorHandlers, metadataHandlers, methodDefinitions, type CallS
 import { flyte1MethodDefinitions, flyte1ServiceNames } from "./flyte1/handlers.js";
 import { HealthService, type ServingStatus } from "./health.js";
 import { ConnectorLimits } from "./limiter.js";
-import { loadConnectors, type LoadFailure } from "./loader.js";
+import { listenOn } from "./listen-error.js";
+import { loadConnectors, ModuleLoadError, type LoadFailure } from "./loader.js";
 import { ServiceMetrics, startMetricsServer } from "./metrics.js";
 import { GrpcServer, MAX_TIMER_MS } from "./transport/server.js";
 import { ConnectServer } from "./transport/connect.js";
@@ -64,6 +65,12 @@ export interface ConnectorServiceOptions {
   cwd?: string;
   /** Options of the core dispatcher (literal storage, …). Default: {}. */
   dispatcherOptions?: DispatcherOptions;
+  /**
+   * Read offloaded literals at local paths and `file://` URIs from this machine's disk for a caller. Off, a
+   * request naming one is INVALID_ARGUMENT: a remote caller must not make the service read its own files
+   * (mounted secrets, service account tokens). Default: false (CLI: `--allow-local-files`).
+   */
+  allowLocalFiles?: boolean;
 }
 
 export type { ServedConnector } from "./table.js";
@@ -78,7 +85,7 @@ export interface ConnectorServiceHandle {
   readonly connectPort: number | undefined;
   /** The connectors served, in registration order. */
   readonly connectors: readonly ServedConnector[];
-  /** Modules or packages that failed to load (they were skipped). */
+  /** Discovered packages that failed to load (they were skipped); a `modules` entry that fails stops start-up ({@link ModuleLoadError}). */
   readonly failures: readonly LoadFailure[];
   /** The logger the service writes to. */
   readonly logger: Logger;
@@ -134,6 +141,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
     opts.dispatcher ??
     new ConnectorDispatcher(registry, {
       ...dispatcherOptions,
+      allowLocalFiles: opts.allowLocalFiles ?? false,
       // Limits (per connector and --worker) hold their slots until the connector's work settles.
       runConnector: ownRun ? (call, work) => limits.run(call, () => ownRun(call, work)) : limits.run,
     });
@@ -160,7 +168,8 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   const flyte1Lookup = opts.dispatcher ? (opts.dispatcher as { registry?: ConnectorRegistry }).registry : registry;
   for (const method of flyte1MethodDefinitions(ctx, flyte1Lookup)) server.add(method as never);
   health.addTo(server);
-  const port = await server.listen(opts.port ?? 8000, host);
+  // A port in use or out of range is a ListenError naming the option (the CLI: one line naming the flag).
+  const port = await listenOn("port", opts.port ?? 8000, host, () => server.listen(opts.port ?? 8000, host));
 
   // The Connect port runs the same method definitions (handlers, metrics, logs); started after the gRPC port.
   let connect: ConnectServer | undefined;
@@ -177,9 +186,14 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
       // (The casts go once handlers.ts types its calls with transport/types.ts's ServerCall, which ConnectServer's implement.)
       for (const method of methodDefinitions(AsyncConnectorService, asyncConnectorHandlers(ctx))) connect.add(method as never);
       for (const method of methodDefinitions(ConnectorMetadataService, metadataHandlers(ctx))) connect.add(method as never);
-      connectPort = await connect.listen(opts.connectPort ?? (opts.port === 0 ? 0 : 8090), host);
+      const wanted = opts.connectPort ?? (opts.port === 0 ? 0 : 8090);
+      const connectServer = connect;
+      connectPort = await listenOn("connectPort", wanted, host, () => connectServer.listen(wanted, host));
     }
-    if (opts.prometheusPort !== null) metricsServer = await startMetricsServer(metrics, opts.prometheusPort ?? 9090, host);
+    if (opts.prometheusPort !== null) {
+      const wanted = opts.prometheusPort ?? 9090;
+      metricsServer = await listenOn("prometheusPort", wanted, host, () => startMetricsServer(metrics, wanted, host));
+    }
   } catch (error) {
     server.destroy();
     connect?.destroy();
@@ -194,6 +208,15 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
     const result = await loadConnectors(registry, { builtins: opts.builtins, modules: opts.modules, discover: opts.discover, cwd: opts.cwd });
     for (const { connector, source } of result.loaded) served.push(servedConnector(connector, source));
     failures.push(...result.failed);
+  }
+  const required = failures.filter((failure) => failure.required);
+  if (required.length > 0) {
+    // The service was deployed for these modules: it must not go Ready without them.
+    for (const failure of required) logger.fatal({ source: failure.source, error: failure.error }, "connector module failed to load");
+    server.destroy();
+    connect?.destroy();
+    await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+    throw new ModuleLoadError(required);
   }
   for (const failure of failures) logger.error({ source: failure.source, error: failure.error }, "connector module skipped");
   logger.info({ port, connectPort, prometheusPort: metricsServer?.port, tls: Boolean(opts.tls), connectors: served.map((c) => `${c.taskType}@${c.version}`) }, "serving");
