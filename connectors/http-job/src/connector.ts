@@ -32,7 +32,16 @@ import { renderHeader, renderJson, renderUrl, valueAt, type TemplateScope } from
  * Identity of a job: its id and the validated status/cancel/outputs part of the task config (get and delete
  * receive only the meta, so it travels with the job). Secret values are never in it, only the secret's name.
  */
-export class HttpJobMeta extends ResourceMeta.define({ job_id: "string", spec: "object" }) {}
+export class HttpJobMeta extends ResourceMeta.define({ job_id: "string", spec: "object" }) {
+  /**
+   * The spec comes back from the caller with every get and delete: it must still be a valid poll config, or the
+   * call is the caller's INVALID_ARGUMENT (not a crash inside get). It is checked as a task config whose submit
+   * request is a placeholder.
+   */
+  override validate(): void {
+    parseConfig({ ...this.spec, submit: { url: "https://submit.invalid/" } });
+  }
+}
 
 export const HTTP_JOB_TASK_TYPE = "http_job";
 

@@ -272,7 +272,13 @@ describe("HTTP job connector through the gRPC service", () => {
     const template = new HttpJobTask(trainOptions()).toTaskTemplate();
     const bad = async (custom: Record<string, unknown>, pattern: RegExp) => {
       await assert.rejects(
-        service.client.unary(A.createTask, { template: { ...template, custom: { ...template.custom, ...custom } as never }, outputPrefix: "s3://b/x/1", connection }),
+        service.client.unary(A.createTask, {
+          template: { ...template, custom: { ...template.custom, ...custom } as never },
+          // Valid inputs (the interface is checked before the config), so only the config is wrong.
+          inputs: await encodeInputs({ epochs: 3, data: "x", tags: [] }, inputs),
+          outputPrefix: "s3://b/x/1",
+          connection,
+        }),
         (e: { code: number; details: string }) => {
           assert.equal(e.code, 3, e.details);
           assert.match(e.details, pattern);
