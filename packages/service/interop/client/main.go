@@ -5,7 +5,12 @@
 // stdin: {"target": "dns:///127.0.0.1:PORT", "keepaliveSec": 10, "serviceConfig": "<json>", "calls": [call, ...]}
 //
 //	call: {"method": "/pkg.Service/Method", "request": "<base64>", "timeoutMs": 10000, "stream": false,
-//	       "sleepBeforeMs": 0, "parallel": 1, "contentSubtype": "", "metadata": {"k": "v"}}
+//	       "sleepBeforeMs": 0, "parallel": 1, "contentSubtype": "", "metadata": {"k": "v"},
+//	       "bidi": false, "requests": ["<base64>", ...], "closeSendFirst": true}
+//
+//	bidi: a bidirectional stream (Flyte 1's ExecuteTaskSync): sends every `requests` message, then either
+//	half-closes and reads every answer (closeSendFirst, as current propellers do) or reads one answer first and
+//	then half-closes (as the older `agent` plugin does).
 //
 // stdout: {"results": [result, ...], "states": ["READY", ...], "logs": ["grpc-go log line", ...]}
 //
@@ -69,6 +74,9 @@ type call struct {
 	Parallel       int               `json:"parallel"`
 	ContentSubtype string            `json:"contentSubtype"`
 	Metadata       map[string]string `json:"metadata"`
+	Bidi           bool              `json:"bidi"`
+	Requests       []string          `json:"requests"`
+	CloseSendFirst bool              `json:"closeSendFirst"`
 }
 
 type result struct {
@@ -142,7 +150,9 @@ func run(ctx context.Context, conn *grpc.ClientConn, c call) result {
 	}
 	start := time.Now()
 	var responses []string
-	if c.Stream {
+	if c.Bidi {
+		responses, err = bidi(ctx, conn, c, opts)
+	} else if c.Stream {
 		stream, err2 := conn.NewStream(ctx, &grpc.StreamDesc{StreamName: c.Method, ServerStreams: true}, c.Method, opts...)
 		err = err2
 		if err == nil {
@@ -174,6 +184,46 @@ func run(ctx context.Context, conn *grpc.ClientConn, c call) result {
 		responses = []string{}
 	}
 	return result{Code: uint32(st.Code()), Message: st.Message(), Responses: responses, Ms: ms}
+}
+
+// bidi runs one bidirectional stream: every request, then the answers (see the header comment).
+func bidi(ctx context.Context, conn *grpc.ClientConn, c call, opts []grpc.CallOption) ([]string, error) {
+	responses := []string{}
+	stream, err := conn.NewStream(ctx, &grpc.StreamDesc{StreamName: c.Method, ServerStreams: true, ClientStreams: true}, c.Method, opts...)
+	if err != nil {
+		return responses, err
+	}
+	for _, encoded := range c.Requests {
+		msg, err := base64.StdEncoding.DecodeString(encoded)
+		if err != nil {
+			return responses, err
+		}
+		if err := stream.SendMsg(msg); err != nil {
+			return responses, err
+		}
+	}
+	if c.CloseSendFirst {
+		if err := stream.CloseSend(); err != nil {
+			return responses, err
+		}
+	}
+	for {
+		var out []byte
+		err = stream.RecvMsg(&out)
+		if err != nil {
+			break
+		}
+		responses = append(responses, base64.StdEncoding.EncodeToString(out))
+		if !c.CloseSendFirst && len(responses) == 1 {
+			if err = stream.CloseSend(); err != nil {
+				break
+			}
+		}
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return responses, err
 }
 
 func main() {

@@ -1,0 +1,235 @@
+// Flyte 1's agent services driven by grpc-go, the client Flyte 1's propeller uses, dialed as it dials (insecure,
+// dns:/// target, round_robin). The Go program (../../interop/client) sends raw bytes encoded here with the
+// protobuf-es classes of the official flyteidl v1 .proto sources — the bytes propeller's generated Go code sends.
+// Skipped without Go and grpc-go (Debian golang-go, golang-google-grpc-dev); a failure under CI=true.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { ConnectorRegistry, Phase, SyncConnector, type CreateRequest, type Resource } from "flyte-connectors";
+import { EchoConnector } from "flyte-connectors/builtin";
+import {
+  CreateTaskRequestSchema,
+  CreateTaskResponseSchema,
+  DeleteTaskRequestSchema,
+  ExecuteTaskSyncRequestSchema,
+  ExecuteTaskSyncResponseSchema,
+  GetTaskLogsRequestSchema,
+  GetTaskLogsResponseSchema,
+  GetTaskRequestSchema,
+  GetTaskResponseSchema,
+  ListAgentsRequestSchema,
+  ListAgentsResponseSchema,
+} from "@flyte-connectors/flyteidl/flyteidl/admin/agent_pb.js";
+import { LiteralMapSchema, type LiteralMap } from "@flyte-connectors/flyteidl/flyteidl/core/literals_pb.js";
+import { TaskTemplateSchema, type TaskTemplate } from "@flyte-connectors/flyteidl/flyteidl/core/tasks_pb.js";
+import { SimpleType } from "@flyte-connectors/flyteidl/flyteidl/core/types_pb.js";
+import { startConnectorService, type ConnectorServiceHandle } from "../service.js";
+import { TestConnector, observed } from "../testing/fixture-connectors.js";
+
+const ROOT = join(import.meta.dirname, "..", "..", "..", "..");
+const CLIENT_DIR = join(import.meta.dirname, "..", "..", "interop", "client");
+const CACHE_DIR = join(ROOT, "node_modules", ".cache", "flyte-go-interop");
+const GRPC_GOPATH = process.env["GRPC_GO_GOPATH"] ?? "/usr/share/gocode";
+const GO = process.env["GO"] ?? "go";
+const ASYNC = "/flyteidl.service.AsyncAgentService";
+const Code = { OK: 0, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, FAILED_PRECONDITION: 9 } as const;
+
+/** Builds the Go client (cached by its source, Go and grpc-go versions), or says why it cannot. */
+function buildClient(): { binary: string } | { reason: string } {
+  const version = spawnSync(GO, ["version"], { encoding: "utf8" });
+  if (version.error || version.status !== 0) return { reason: `Go not installed: \`${GO} version\` failed (apt-get install golang-go golang-google-grpc-dev)` };
+  const grpcDir = join(GRPC_GOPATH, "src", "google.golang.org", "grpc");
+  if (!existsSync(join(grpcDir, "dialoptions.go"))) return { reason: `grpc-go sources not installed: no ${grpcDir} (apt-get install golang-google-grpc-dev)` };
+  const grpcVersion = existsSync(join(grpcDir, "version.go")) ? readFileSync(join(grpcDir, "version.go"), "utf8") : "";
+  const key = createHash("sha256").update(readFileSync(join(CLIENT_DIR, "main.go"))).update(version.stdout).update(grpcVersion).digest("hex").slice(0, 16);
+  const binary = join(CACHE_DIR, `client-${key}`);
+  if (existsSync(binary)) return { binary };
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const tmp = `${binary}.${process.pid}.tmp`;
+  const built = spawnSync(GO, ["build", "-o", tmp, "."], {
+    cwd: CLIENT_DIR,
+    encoding: "utf8",
+    env: { ...process.env, GO111MODULE: "off", GOPATH: GRPC_GOPATH, GOFLAGS: "", GOCACHE: process.env["GOCACHE"] ?? join(CACHE_DIR, "go-build") },
+  });
+  if (built.status !== 0) return { reason: `go build failed (${built.status}): ${built.stderr}` };
+  renameSync(tmp, binary);
+  return { binary };
+}
+
+interface GoCall {
+  method: string;
+  request?: Uint8Array;
+  requests?: Uint8Array[];
+  bidi?: boolean;
+  closeSendFirst?: boolean;
+  stream?: boolean;
+  timeoutMs?: number;
+}
+interface GoResult {
+  code: number;
+  message: string;
+  responses: string[];
+}
+
+const built = buildClient();
+const missing = "reason" in built ? built.reason : undefined;
+if (missing && process.env["CI"] === "true") test("Go and grpc-go are installed (required under CI)", () => assert.fail(missing));
+
+/** Runs calls in order on one grpc-go channel (asynchronously: the service runs in this process). */
+function goCalls(port: number, calls: GoCall[]): Promise<GoResult[]> {
+  if (!("binary" in built)) throw new Error(built.reason);
+  const input = JSON.stringify({
+    target: `dns:///127.0.0.1:${port}`,
+    calls: calls.map((c) => ({
+      method: c.method,
+      request: Buffer.from(c.request ?? new Uint8Array()).toString("base64"),
+      requests: (c.requests ?? []).map((r) => Buffer.from(r).toString("base64")),
+      bidi: c.bidi ?? false,
+      closeSendFirst: c.closeSendFirst ?? false,
+      stream: c.stream ?? false,
+      timeoutMs: c.timeoutMs ?? 10_000,
+    })),
+  });
+  return new Promise((resolve, reject) => {
+    const child = spawn(built.binary, [], { stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", (d: Buffer) => err.push(d));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`go client exited ${code}: ${Buffer.concat(err).toString()}`));
+      resolve((JSON.parse(Buffer.concat(out).toString()) as { results: GoResult[] }).results);
+    });
+    child.stdin.end(input);
+  });
+}
+
+const bytes = <D extends DescMessage>(schema: D, init: MessageInitShape<D>) => toBinary(schema, create(schema, init));
+const decode = <D extends DescMessage>(schema: D, result: GoResult, index = 0) => fromBinary(schema, Buffer.from(result.responses[index] ?? "", "base64"));
+
+function template(type: string, inputs: Record<string, SimpleType>, custom: Record<string, string> = {}): TaskTemplate {
+  return create(TaskTemplateSchema, {
+    type,
+    interface: { inputs: { variables: Object.fromEntries(Object.entries(inputs).map(([name, simple]) => [name, { type: { type: { case: "simple" as const, value: simple } } }])) } },
+    // google.protobuf.Struct fields are plain JSON objects in protobuf-es.
+    ...(Object.keys(custom).length ? { custom } : {}),
+  });
+}
+
+function strings(values: Record<string, string>): LiteralMap {
+  return create(LiteralMapSchema, {
+    literals: Object.fromEntries(
+      Object.entries(values).map(([name, value]) => [name, { value: { case: "scalar" as const, value: { value: { case: "primitive" as const, value: { value: { case: "stringValue" as const, value } } } } } }]),
+    ),
+  });
+}
+
+function stringOutputs(outputs: LiteralMap | undefined): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(outputs?.literals ?? {}).map(([name, literal]) => {
+      const scalar = literal.value.case === "scalar" ? literal.value.value : undefined;
+      const primitive = scalar?.value.case === "primitive" ? scalar.value.value : undefined;
+      return [name, primitive?.value.value];
+    }),
+  );
+}
+
+class GreetConnector extends SyncConnector {
+  readonly name = "Greeter";
+  readonly taskTypeName = "flyte1_greet";
+  async do({ inputs }: CreateRequest): Promise<Resource> {
+    return { phase: Phase.SUCCEEDED, outputs: { greeting: `hello ${String(inputs["name"])}` } };
+  }
+}
+
+describe("Flyte 1 agent services (grpc-go, as propeller dials)", { skip: missing }, () => {
+  let service: ConnectorServiceHandle;
+
+  before(async () => {
+    const registry = new ConnectorRegistry();
+    registry.register(new EchoConnector()).register(new TestConnector()).register(new GreetConnector());
+    service = await startConnectorService({ port: 0, host: "127.0.0.1", prometheusPort: null, registry, builtins: false, discover: false, logLevel: "silent" });
+  });
+
+  after(async () => {
+    await service?.close({ gracePeriodMs: 0 });
+  });
+
+  test("ListAgents, then create → get → delete as propeller sends them (task_type beside task_category)", async () => {
+    const category = { name: "echo", version: 0 };
+    const [list, created] = await goCalls(service.port, [
+      { method: "/flyteidl.service.AgentMetadataService/ListAgents", request: bytes(ListAgentsRequestSchema, {}) },
+      {
+        method: `${ASYNC}/CreateTask`,
+        request: bytes(CreateTaskRequestSchema, { template: template("echo", { who: SimpleType.STRING }), inputs: strings({ who: "propeller" }), outputPrefix: "s3://b/x/1" }),
+      },
+    ]);
+    const agents = decode(ListAgentsResponseSchema, list!).agents.map((a) => [a.name, a.isSync]);
+    assert.deepEqual(agents, [["Echo Connector", false], ["Test Connector", false], ["Greeter", true]]);
+    assert.equal(created!.code, Code.OK, created!.message);
+    const resourceMeta = decode(CreateTaskResponseSchema, created!).resourceMeta;
+    const [got, deleted] = await goCalls(service.port, [
+      { method: `${ASYNC}/GetTask`, request: bytes(GetTaskRequestSchema, { taskType: "echo", taskCategory: category, resourceMeta, outputPrefix: "s3://b/x/1" }) },
+      { method: `${ASYNC}/DeleteTask`, request: bytes(DeleteTaskRequestSchema, { taskType: "echo", taskCategory: category, resourceMeta }) },
+    ]);
+    const resource = decode(GetTaskResponseSchema, got!).resource;
+    assert.equal(resource?.phase, Phase.SUCCEEDED);
+    assert.deepEqual(stringOutputs(resource?.outputs), { who: "propeller" });
+    assert.equal(deleted!.code, Code.OK);
+  });
+
+  test("errors, deadlines, undecodable metas on delete, 6 MiB requests, logs streaming", async () => {
+    const [unknown, deadline, undecodable, big, logs] = await goCalls(service.port, [
+      { method: `${ASYNC}/CreateTask`, request: bytes(CreateTaskRequestSchema, { template: template("nope", {}) }) },
+      { method: `${ASYNC}/CreateTask`, request: bytes(CreateTaskRequestSchema, { template: template("test", {}, { mode: "wait" }) }), timeoutMs: 300 },
+      { method: `${ASYNC}/DeleteTask`, request: bytes(DeleteTaskRequestSchema, { taskType: "test", taskCategory: { name: "test" }, resourceMeta: new TextEncoder().encode("\u00ff not json") }) },
+      { method: `${ASYNC}/CreateTask`, request: bytes(CreateTaskRequestSchema, { template: template("test", { s: SimpleType.STRING }), inputs: strings({ s: "z".repeat(6 * 1024 * 1024) }) }) },
+      { method: `${ASYNC}/GetTaskLogs`, request: bytes(GetTaskLogsRequestSchema, { taskType: "test", resourceMeta: new TextEncoder().encode('{"id":"j","ms":0}') }), stream: true },
+    ]);
+    assert.equal(unknown!.code, Code.NOT_FOUND);
+    assert.match(unknown!.message, /^Cannot find connector for task type: nope\./);
+    assert.equal(deadline!.code, Code.DEADLINE_EXCEEDED);
+    assert.equal(undecodable!.code, Code.OK, undecodable!.message);
+    assert.equal(big!.code, Code.OK, big!.message);
+    assert.equal(logs!.code, Code.OK, logs!.message);
+    const parts = logs!.responses.map((_, i) => decode(GetTaskLogsResponseSchema, logs!, i).part);
+    assert.deepEqual(
+      parts.map((p) => (p.case === "header" ? { header: p.value.token } : { body: p.value?.results })),
+      [{ header: "next-page" }, { body: ["line 1", "line 2"] }],
+    );
+  });
+
+  for (const closeSendFirst of [true, false]) {
+    test(`ExecuteTaskSync: header + inputs, answered with one header holding the resource and outputs (${closeSendFirst ? "half-close first, as current propellers" : "answer before the half-close, as the older agent plugin"})`, async () => {
+      const requests = [
+        bytes(ExecuteTaskSyncRequestSchema, { part: { case: "header", value: { template: template("flyte1_greet", { name: SimpleType.STRING }), outputPrefix: "s3://b/sync/1" } } }),
+        bytes(ExecuteTaskSyncRequestSchema, { part: { case: "inputs", value: strings({ name: "Grace" }) } }),
+      ];
+      const [result] = await goCalls(service.port, [{ method: "/flyteidl.service.SyncAgentService/ExecuteTaskSync", bidi: true, requests, closeSendFirst, timeoutMs: 5000 }]);
+      assert.equal(result!.code, Code.OK, result!.message);
+      assert.equal(result!.responses.length, 1);
+      const answer = decode(ExecuteTaskSyncResponseSchema, result!);
+      assert.equal(answer.res.case, "header");
+      const resource = answer.res.case === "header" ? answer.res.value.resource : undefined;
+      assert.equal(resource?.phase, Phase.SUCCEEDED);
+      assert.deepEqual(stringOutputs(resource?.outputs), { greeting: "hello Grace" });
+    });
+  }
+
+  test("ExecuteTaskSync for an async connector: FAILED_PRECONDITION naming it, no job started", async () => {
+    const requests = [
+      bytes(ExecuteTaskSyncRequestSchema, { part: { case: "header", value: { template: template("test", {}, { mode: "wait" }) } } }),
+      bytes(ExecuteTaskSyncRequestSchema, { part: { case: "inputs", value: {} } }),
+    ];
+    observed.lastCreateInputSize = -1;
+    const [result] = await goCalls(service.port, [{ method: "/flyteidl.service.SyncAgentService/ExecuteTaskSync", bidi: true, requests, closeSendFirst: true, timeoutMs: 5000 }]);
+    assert.equal(result!.code, Code.FAILED_PRECONDITION);
+    assert.equal(observed.lastCreateInputSize, -1, "the async connector's create must not run");
+    assert.match(result!.message, /Test Connector.*asynchronous/);
+  });
+});
