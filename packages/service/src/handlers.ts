@@ -15,7 +15,7 @@ import {
 import type { Logger } from "pino";
 import type { OperationLabel, ServiceMetrics } from "./metrics.js";
 import { cutMessage, grpcCode, httpCode } from "./status.js";
-import type { MethodDefinition, ServerCall } from "./transport/server.js";
+import type { CallProtocol, MethodDefinition, ServerCall } from "./transport/types.js";
 import { Status, statusName } from "./transport/status.js";
 
 /** What the handlers call: the core SDK's dispatcher (or anything of its shape). */
@@ -115,16 +115,16 @@ function loggedTaskType(taskType: string): string {
 }
 
 /** One call's metrics (`label`: {@link taskTypeLabel}'s) and log line (`taskType`: {@link loggedTaskType}'s). */
-function record(ctx: HandlerContext, op: OperationLabel, taskType: string, label: string, reqId: string, started: number, error: GrpcError | undefined): void {
+function record(ctx: HandlerContext, op: OperationLabel, taskType: string, label: string, reqId: string, protocol: CallProtocol, started: number, error: GrpcError | undefined): void {
   const seconds = (performance.now() - started) / 1000;
   const labels = labelsOf(op, label);
   ctx.metrics.latency.observe(labels, seconds);
   if (error) {
     ctx.metrics.failure.inc({ task_type: label, operation: op, error_code: httpCode(error.code) });
-    ctx.logger.warn({ reqId, op, taskType, ms: Math.round(seconds * 1e4) / 10, code: statusName(error.code), reason: error.details }, "request failed");
+    ctx.logger.warn({ reqId, protocol, op, taskType, ms: Math.round(seconds * 1e4) / 10, code: statusName(error.code), reason: error.details }, "request failed");
   } else {
     ctx.metrics.success.inc(labels);
-    ctx.logger.info({ reqId, op, taskType, ms: Math.round(seconds * 1e4) / 10 }, "request");
+    ctx.logger.info({ reqId, protocol, op, taskType, ms: Math.round(seconds * 1e4) / 10 }, "request");
   }
 }
 
@@ -169,7 +169,7 @@ async function runCall(ctx: HandlerContext, spec: CallSpec, call: ServerCall): P
   const reqId = requestId(call);
   if (!ctx.state.ready) {
     const error = unavailable();
-    record(ctx, op, taskType, label, reqId, started, error);
+    record(ctx, op, taskType, label, reqId, call.protocol, started, error);
     call.fail(error.code, error.details);
     return;
   }
@@ -177,10 +177,10 @@ async function runCall(ctx: HandlerContext, spec: CallSpec, call: ServerCall): P
   try {
     spec.observe?.(request, label);
     const ended = await spec.answer(request, call);
-    record(ctx, op, taskType, label, reqId, started, ended);
+    record(ctx, op, taskType, label, reqId, call.protocol, started, ended);
   } catch (error) {
     const grpcError = failure(ctx, error, call.signal, { reqId, op, taskType });
-    record(ctx, op, taskType, label, reqId, started, grpcError);
+    record(ctx, op, taskType, label, reqId, call.protocol, started, grpcError);
     call.fail(grpcError.code, grpcError.details);
   } finally {
     end(ctx);

@@ -3,7 +3,7 @@
 //   HealthCheckRequest { string service = 1; }
 //   HealthCheckResponse { ServingStatus status = 1; }  UNKNOWN 0, SERVING 1, NOT_SERVING 2, SERVICE_UNKNOWN 3
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import type { GrpcServer, ServerCall } from "./transport/server.js";
+import type { ServerCall, TransportServer } from "./transport/types.js";
 import { Status } from "./transport/status.js";
 
 export type ServingStatus = "UNKNOWN" | "SERVING" | "NOT_SERVING" | "SERVICE_UNKNOWN";
@@ -27,6 +27,15 @@ export function encodeHealthCheckResponse(status: ServingStatus): Uint8Array {
   return writer.finish();
 }
 
+/** A status a Watch call cannot encode has already failed that call INTERNAL (the transport did): nothing more to do. */
+function writeQuietly(call: ServerCall, status: ServingStatus): void {
+  try {
+    call.write(status);
+  } catch {
+    // the call is done
+  }
+}
+
 /** Serving status per service name, with Watch streams told about every change. */
 export class HealthService {
   readonly #statuses = new Map<string, ServingStatus>();
@@ -39,10 +48,10 @@ export class HealthService {
   setStatus(service: string, status: ServingStatus): void {
     if (this.#statuses.get(service) === status) return;
     this.#statuses.set(service, status);
-    for (const call of this.#watchers.get(service) ?? []) call.write(status);
+    for (const call of this.#watchers.get(service) ?? []) writeQuietly(call, status);
   }
 
-  addTo(server: GrpcServer): void {
+  addTo(server: TransportServer): void {
     const common = { decode: decodeHealthCheckRequest, encode: (status: unknown) => encodeHealthCheckResponse(status as ServingStatus) };
     server.add({
       ...common,
@@ -69,7 +78,7 @@ export class HealthService {
           set.delete(call);
           if (set.size === 0 && this.#watchers.get(service) === set) this.#watchers.delete(service);
         });
-        call.write(this.#statuses.get(service) ?? "SERVICE_UNKNOWN");
+        writeQuietly(call, this.#statuses.get(service) ?? "SERVICE_UNKNOWN");
       },
     });
   }
