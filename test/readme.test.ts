@@ -107,3 +107,27 @@ export const wrong: Outputs = { out: [1] };
     assert.fail(`tsc failed:\n${error.stdout}`);
   });
 });
+
+test("every TypeScript block of the README type-checks with the compiler options `flyte-connector init` generates", async () => {
+  // The scaffold's tsconfig (strict, noUncheckedIndexedAccess, noImplicitOverride, …): what a new user compiles with.
+  const template = JSON.parse(readFileSync(join(root, "packages", "service", "templates", "connector", "tsconfig.json.tmpl"), "utf8")) as {
+    compilerOptions: Record<string, unknown>;
+  };
+  assert.equal(template.compilerOptions["noImplicitOverride"], true, "the scaffold checks overrides");
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const sources = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  assert.ok(sources.length >= 3, "the README has TypeScript blocks");
+  const check = join(dir, "typecheck");
+  mkdirSync(check, { recursive: true });
+  const files = sources.map((source, i) => {
+    const file = `block-${i}.ts`;
+    writeFileSync(join(check, file), source);
+    return file;
+  });
+  const { rootDir: _rootDir, outDir: _outDir, declaration: _declaration, sourceMap: _sourceMap, ...options } = template.compilerOptions;
+  writeFileSync(join(check, "tsconfig.json"), JSON.stringify({ compilerOptions: { ...options, noEmit: true }, files }));
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  await promisify(execFile)(process.execPath, [tsc, "-p", join(check, "tsconfig.json")], { cwd: check, timeout: 120_000 }).catch((error: { stdout?: string }) => {
+    assert.fail(`README TypeScript does not compile under the scaffold's options:\n${error.stdout}`);
+  });
+});

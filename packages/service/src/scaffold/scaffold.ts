@@ -149,7 +149,8 @@ function npmPack(dirs: string[], destination: string): Promise<string[]> {
 const PACKAGE_VERSION = "0.1.0";
 
 /** Public packages the scaffold needs, in the ranges the flyte-connectors repository itself uses. */
-const DEV_DEPENDENCIES = { "@types/node": "^20.19.43", tsx: "^4.23.15", typescript: "^5.9.3" };
+// @grpc/grpc-js and grpc-health-check: the optional peers of @flyte-connectors/service/testing (serveForTest).
+const DEV_DEPENDENCIES = { "@grpc/grpc-js": "^1.14.7", "@types/node": "^20.19.43", "grpc-health-check": "^2.1.0", tsx: "^4.23.15", typescript: "^5.9.3" };
 
 /**
  * Creates a connector package: connector + resource meta, task, a test that runs it through `runTask` against a local

@@ -1,4 +1,5 @@
-// Test support for connector packages (not part of the published API: `files` leaves dist/testing out).
+// Test support for connector packages (`@flyte-connectors/service/testing`; needs the optional peer dependencies
+// @grpc/grpc-js and grpc-health-check, which `init` adds to a new package's dev dependencies).
 // `serveForTest` starts the real service on a free port with exactly the given connectors and returns a real
 // grpc-js client, so a connector's tests go through the same gRPC path as the Flyte backend.
 import { ConnectorRegistry, type Connector } from "flyte-connectors";
