@@ -730,7 +730,8 @@ export class ConnectServer implements TransportServer {
       req.resume();
       return plain(res, 405, "Method Not Allowed", ["allow", "POST"]);
     }
-    if (!wire || (wire.framing === "unary") !== (method.kind === "unary")) {
+    // Connect frames unary and streaming calls differently; gRPC-Web frames both alike.
+    if (!wire || (wire.framing !== "grpc-web" && (wire.framing === "unary") !== (method.kind === "unary"))) {
       req.resume();
       return plain(res, 415, "Unsupported Media Type", ["accept-post", ACCEPT_POST]);
     }
