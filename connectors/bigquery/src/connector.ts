@@ -28,7 +28,20 @@ export class BigQueryMetadata extends ResourceMeta.define({
   project: "string",
   location: "string?",
   user_agent: "string",
-}) {}
+}) {
+  /**
+   * The meta comes back from the caller with every get and delete: values BigQuery could not have given create (a
+   * job id outside its alphabet, a project or location that would change the request's path, a user agent that is
+   * no header value) are the caller's INVALID_ARGUMENT, found before any request is made.
+   */
+  override validate(): void {
+    if (!/^[A-Za-z0-9_-]{1,1024}$/.test(this.job_id)) throw new Error(`job_id ${JSON.stringify(this.job_id.slice(0, 100))} is not a BigQuery job id`);
+    // Project ids, also domain-scoped ones (`example.com:my-project`).
+    if (!/^[A-Za-z0-9.:_-]{1,128}$/.test(this.project)) throw new Error(`project ${JSON.stringify(this.project.slice(0, 100))} is not a Google Cloud project id`);
+    if (this.location != null && !/^[A-Za-z0-9-]{0,64}$/.test(this.location)) throw new Error(`location ${JSON.stringify(this.location.slice(0, 100))} is not a BigQuery location`);
+    if (/[^\u0020-\u007e]/.test(this.user_agent)) throw new Error("user_agent is not a printable ASCII header value");
+  }
+}
 
 /** Options of {@link BigQueryConnector}. */
 export interface BigQueryConnectorOptions {

@@ -19,7 +19,15 @@ import { runPhase, type RunState } from "./run-state.js";
  * Identity of a Databricks run: the same fields, in the same order, as the Python connector's
  * `DatabricksJobMetadata`, so either connector can poll or cancel a run the other started.
  */
-export class DatabricksJobMetadata extends ResourceMeta.define({ databricks_instance: "string", run_id: "string" }) {}
+export class DatabricksJobMetadata extends ResourceMeta.define({ databricks_instance: "string", run_id: "string" }) {
+  /** A run id is a number (runs/submit's `run_id`); anything else is the caller's INVALID_ARGUMENT, found before any request. */
+  override validate(): void {
+    if (!/^\d{1,20}$/.test(this.run_id)) throw new Error(`run_id ${JSON.stringify(this.run_id.slice(0, 100))} is not a Databricks run id`);
+    if (!this.databricks_instance.trim() || /[\s\u0000-\u001f]/.test(this.databricks_instance.trim())) {
+      throw new Error(`databricks_instance ${JSON.stringify(this.databricks_instance.slice(0, 100))} is not a host name`);
+    }
+  }
+}
 
 /** The secret (a name in `custom.secrets`, resolved by the backend into `connection.secrets`) holding the API token. */
 export const DATABRICKS_TOKEN_SECRET = "databricks_token";

@@ -26,7 +26,13 @@ export const OPENAI_BATCH_TASK_TYPE = "openai-batch";
 export const IDEMPOTENCY_METADATA_KEY = "flyte_idempotency_key";
 
 /** Identity of a batch: the same fields as the Python `BatchEndpointMetadata` (which Python pickles; this is JSON). */
-export class BatchEndpointMeta extends ResourceMeta.define({ openai_org: "string?", batch_id: "string" }) {}
+export class BatchEndpointMeta extends ResourceMeta.define({ openai_org: "string?", batch_id: "string" }) {
+  /** Ids OpenAI could not have given create (outside their alphabet) are the caller's INVALID_ARGUMENT, found before any request. */
+  override validate(): void {
+    if (!/^[A-Za-z0-9_-]{1,256}$/.test(this.batch_id)) throw new Error(`batch_id ${JSON.stringify(this.batch_id.slice(0, 100))} is not an OpenAI batch id`);
+    if (this.openai_org != null && !/^[A-Za-z0-9_-]{0,256}$/.test(this.openai_org)) throw new Error(`openai_org ${JSON.stringify(this.openai_org.slice(0, 100))} is not an OpenAI organization id`);
+  }
+}
 
 /** Where the batch's requests come from: the task's single input. */
 export type BatchInput = "file_id" | "requests" | "file";

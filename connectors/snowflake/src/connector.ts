@@ -38,7 +38,19 @@ export class SnowflakeJobMetadata extends ResourceMeta.define({
   query_id: "string",
   has_output: "boolean",
   connection_kwargs: "object?",
-}) {}
+}) {
+  /**
+   * The meta comes back from the caller with every get and delete: contents that could not have come from create
+   * (an account that is no host name part, a malformed statement handle, an address that does not parse) are the
+   * caller's INVALID_ARGUMENT, found before any request is made.
+   */
+  override validate(): void {
+    if (!/^[A-Za-z0-9._-]+$/.test(this.account)) throw new Error(`account ${JSON.stringify(this.account.slice(0, 100))} is not a Snowflake account identifier`);
+    if (!this.user || /[\u0000-\u001f\u007f]/.test(this.user)) throw new Error("user is empty or holds control characters");
+    if (!/^[A-Za-z0-9-]*$/.test(this.query_id)) throw new Error(`query_id ${JSON.stringify(this.query_id.slice(0, 100))} is not a statement handle`);
+    baseUrlOf(this.account, (this.connection_kwargs ?? {}) as JsonObject);
+  }
+}
 
 /** Options of {@link SnowflakeConnector}. */
 export interface SnowflakeConnectorOptions {
