@@ -166,7 +166,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   for (const method of methodDefinitions(ConnectorMetadataService, metadataHandlers(ctx))) server.add(method);
   // Flyte 1's agent services on the same port, through the same handlers and dispatcher.
   const flyte1Lookup = opts.dispatcher ? (opts.dispatcher as { registry?: ConnectorRegistry }).registry : registry;
-  for (const method of flyte1MethodDefinitions(ctx, flyte1Lookup)) server.add(method as never);
+  for (const method of flyte1MethodDefinitions(ctx, flyte1Lookup)) server.add(method);
   health.addTo(server);
   // A port in use or out of range is a ListenError naming the option (the CLI: one line naming the flag).
   const port = await listenOn("port", opts.port ?? 8000, host, () => server.listen(opts.port ?? 8000, host));
@@ -183,9 +183,8 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
         healthy: () => serving,
         onHandlerError: (error, path) => logger.error({ err: error, path }, "unexpected error in the Connect transport"),
       });
-      // (The casts go once handlers.ts types its calls with transport/types.ts's ServerCall, which ConnectServer's implement.)
-      for (const method of methodDefinitions(AsyncConnectorService, asyncConnectorHandlers(ctx))) connect.add(method as never);
-      for (const method of methodDefinitions(ConnectorMetadataService, metadataHandlers(ctx))) connect.add(method as never);
+      for (const method of methodDefinitions(AsyncConnectorService, asyncConnectorHandlers(ctx))) connect.add(method);
+      for (const method of methodDefinitions(ConnectorMetadataService, metadataHandlers(ctx))) connect.add(method);
       const wanted = opts.connectPort ?? (opts.port === 0 ? 0 : 8090);
       const connectServer = connect;
       connectPort = await listenOn("connectPort", wanted, host, () => connectServer.listen(wanted, host));

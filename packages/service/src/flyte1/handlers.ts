@@ -35,17 +35,7 @@ import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/con
 import { TaskTemplateSchema } from "@flyte-connectors/flyteidl2/flyteidl2/core/tasks_pb.js";
 import { InputsSchema } from "@flyte-connectors/flyteidl2/flyteidl2/task/common_pb.js";
 import { asyncConnectorHandlers, handle, unary, type Handler, type HandlerContext } from "../handlers.js";
-import type { MethodDefinition } from "../transport/types.js";
-
-/** The call the shared handlers take. */
-type Call = Parameters<ReturnType<typeof handle>>[0];
-/** The transport's handler type: the shared handlers serve it (the native transport's call implements the contract). */
-type TransportHandler = MethodDefinition["handler"];
-
-/** Every request message of a bidi call, in order. */
-function requestsOf(call: Call): readonly unknown[] {
-  return (call as unknown as { requests?: readonly unknown[] }).requests ?? [call.request];
-}
+import type { MethodDefinition, ServerCall } from "../transport/types.js";
 
 /** What the Flyte 1 metadata service and ExecuteTaskSync need besides the dispatcher: which connectors are served, and their kind. */
 export interface ConnectorLookup {
@@ -89,7 +79,7 @@ function definition(method: DescMethod, handler: Handler, v2: { input: DescMessa
     encode: (message: unknown) => toBinary(v2.output, message as never),
     // No schema: the messages are flyteidl2's, the method Flyte 1's (a transport's own codec would mix them up).
     schema: undefined,
-    handler: handler as unknown as TransportHandler,
+    handler,
   };
 }
 
@@ -193,15 +183,15 @@ export function flyte1MethodDefinitions(ctx: HandlerContext, lookup: ConnectorLo
 function executeTaskSyncDefinition(ctx: HandlerContext, lookup: ConnectorLookup | undefined): MethodDefinition {
   const method = SyncAgentService.method.executeTaskSync;
   const d = ctx.dispatcher;
-  const headerOf = (call: Call) => {
-    const first = requestsOf(call)[0] as ExecuteTaskSyncRequest | undefined;
+  const headerOf = (call: ServerCall) => {
+    const first = call.requests[0] as ExecuteTaskSyncRequest | undefined;
     return first?.part.case === "header" ? first.part.value : undefined;
   };
   const handler = handle(ctx, {
     op: "do",
-    taskTypeOf: (_request: never, call: Call) => headerOf(call)?.template?.type ?? "",
-    answer: async (_request: never, call: Call) => {
-      const { header, inputs } = syncParts(requestsOf(call) as ExecuteTaskSyncRequest[]);
+    taskTypeOf: (_request: never, call: ServerCall) => headerOf(call)?.template?.type ?? "",
+    answer: async (_request: never, call: ServerCall) => {
+      const { header, inputs } = syncParts(call.requests as ExecuteTaskSyncRequest[]);
       const template = header.template;
       if (!template) throw new ConnectorError("INVALID_ARGUMENT", "ExecuteTaskSync: the header's template is required.");
       if (!lookup) throw new ConnectorError("FAILED_PRECONDITION", "ExecuteTaskSync needs the served registry.");
@@ -243,6 +233,6 @@ function executeTaskSyncDefinition(ctx: HandlerContext, lookup: ConnectorLookup 
     decode: (bytes: Uint8Array) => fromBinary(ExecuteTaskSyncRequestSchema, bytes),
     encode: (message: unknown) => toBinary(ExecuteTaskSyncResponseSchema, message as never),
     schema: method,
-    handler: handler as unknown as TransportHandler,
+    handler,
   };
 }
