@@ -1,5 +1,5 @@
 // Task inputs → BigQuery named query parameters (REST `QueryParameter`), typed by the task interface's LiteralTypes.
-import { ConnectorError } from "flyte-connectors";
+import { ConnectorError, FlyteDatetime } from "flyte-connectors";
 import { SimpleType, type LiteralType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
 import type { TaskTemplate } from "@flyte-connectors/flyteidl2/flyteidl2/core/tasks_pb.js";
 
@@ -75,7 +75,9 @@ function scalarValue(name: string, type: string, value: unknown): string | undef
       if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw bad();
       // Canonical DATETIME text of the instant's UTC wall time: YYYY-MM-DD HH:MM:SS.ffffff.
       const d = value;
-      return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}000`;
+      // Decoded datetimes are FlyteDatetimes: their microseconds go along (BigQuery keeps 6 digits).
+      const micros = Math.floor(FlyteDatetime.fromDate(d).nanos / 1000) % 1_000_000;
+      return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(micros, 6)}`;
     }
     default:
       if (typeof value !== "string") throw bad();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ConnectorError, Duration } from "flyte-connectors";
+import { ConnectorError, Duration, FlyteDatetime } from "flyte-connectors";
 import { bindStatement } from "./statement.js";
 
 function rejectsWith(fn: () => unknown, pattern: RegExp): void {
@@ -72,4 +72,9 @@ test("bad templates and inputs are INVALID_ARGUMENT naming the problem", () => {
   rejectsWith(() => bindStatement("INSERT INTO t SELECT %(a)s", { a: [1] }, true), /VALUES/);
   rejectsWith(() => bindStatement("INSERT INTO t VALUES (%(a)s); INSERT INTO u VALUES (%(a)s)", { a: [1] }, true), /exactly one/);
   rejectsWith(() => bindStatement("INSERT INTO t VALUES (%(a)s) WHERE %(a)s", { a: [1] }, true), /no input "a"/);
+});
+
+test("a datetime input keeps its microseconds in the bound text, as Python's str(datetime) writes them", () => {
+  const when = FlyteDatetime.fromISOString("2024-01-02T03:04:05.678901Z");
+  assert.deepEqual(bindStatement("SELECT %(when)s", { when }).bindings, { "1": { type: "TEXT", value: "2024-01-02 03:04:05.678901+00:00" } });
 });

@@ -1,4 +1,4 @@
-import { ConnectorError, Duration } from "flyte-connectors";
+import { ConnectorError, Duration, FlyteDatetime } from "flyte-connectors";
 
 /** One bind variable of the SQL API's `bindings` object: a Snowflake type and the value as text. */
 export interface SqlBinding {
@@ -150,8 +150,10 @@ function toBinding(name: string, value: unknown): SqlBinding | undefined {
 /** `str(datetime)` of a UTC-aware Python datetime, as the Python connector quotes it: `2024-01-02 03:04:05.678000+00:00`. */
 function pythonDatetime(name: string, date: Date): string {
   if (Number.isNaN(date.getTime())) throw invalid(`input "${name}" is an invalid date.`);
-  const iso = date.toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ (years 0–9999)
-  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000+00:00`;
+  const iso = date.toISOString(); // YYYY-MM-DDTHH:MM:SS.mmm…Z (years 0–9999)
+  // Decoded datetimes are FlyteDatetimes: their microseconds go along, as Python's str(datetime) writes them.
+  const micros = String(Math.floor(FlyteDatetime.fromDate(date).nanos / 1000) % 1_000_000).padStart(6, "0");
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${micros}+00:00`;
 }
 
 /** Python's connector writes a timedelta as `HH:MM:SS[.ffffff]`, hours unbounded (days folded in). */
