@@ -306,7 +306,7 @@ export class ConnectorDispatcher {
       const safe = new ConnectorError(error.code, text(error.message), { cause: redactedCause(error, redactor) });
       return safe;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = error instanceof Error ? error.message + causeCodes(error) : String(error);
     return new ConnectorError("INTERNAL", text(`failed to ${operation} ${connector.taskTypeName} task with error: ${message}`), {
       cause: redactedCause(error, redactor),
     });
@@ -412,6 +412,16 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal, operation: Operatio
 
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+/** The error codes of an error's causes, e.g. ` (ECONNREFUSED)` for fetch's "fetch failed": the reason, without hosts or URLs. */
+function causeCodes(error: Error): string {
+  const codes: string[] = [];
+  for (let e: unknown = error.cause, depth = 0; e && typeof e === "object" && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && !codes.includes(code)) codes.push(code);
+  }
+  return codes.length ? ` (${codes.join(", ")})` : "";
 }
 
 /** The cause kept for logs, with secret values removed from its message and stack. */

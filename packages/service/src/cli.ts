@@ -145,9 +145,14 @@ async function list(flags: LoadFlags): Promise<void> {
   if (required.length > 0) throw new ModuleLoadError(required);
 }
 
+/** This package's version (package.json sits beside dist/ and src/). */
+function ownVersion(): string {
+  return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
+
 /** Runs the CLI with `argv` (as process.argv). */
 export async function main(argv: readonly string[]): Promise<void> {
-  const program = new Command("flyte-connector").description("Serve TypeScript Flyte 2 connectors over gRPC (flyteidl2).");
+  const program = new Command("flyte-connector").description("Serve TypeScript Flyte 2 connectors over gRPC (flyteidl2).").version(ownVersion(), "-V, --version", "print the version of @flyte-connectors/service");
   const serveCommand = program
     .command("serve", { isDefault: true })
     .description("run the connector gRPC service")

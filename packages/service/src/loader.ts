@@ -199,10 +199,18 @@ async function packageDirs(nodeModules: string): Promise<string[]> {
  * Finds installed packages whose package.json has a `"flyteConnectors": "<relative module path>"` field, in
  * the node_modules folders from cwd upward (nearest copy of a package wins), and loads those modules.
  */
-export async function discoverPackages(cwd: string): Promise<{ loaded: LoadedSource[]; failed: LoadFailure[] }> {
+export async function discoverPackages(cwd: string, options: { ownPackage?: boolean } = {}): Promise<{ loaded: LoadedSource[]; failed: LoadFailure[] }> {
   const loaded: LoadedSource[] = [];
   const failed: LoadFailure[] = [];
   const seen = new Set<string>();
+  if (options.ownPackage) {
+    const own = await loadOwnPackage(cwd);
+    if (own) {
+      seen.add(own.name);
+      if ("error" in own.result) failed.push(own.result);
+      else loaded.push(own.result);
+    }
+  }
   for (const nodeModules of nodeModulesDirs(cwd)) {
     const found = await Promise.all(
       (await packageDirs(nodeModules)).map(async (dir) => {
@@ -233,13 +241,53 @@ export async function discoverPackages(cwd: string): Promise<{ loaded: LoadedSou
   return { loaded, failed };
 }
 
+/**
+ * The connectors of the package the command runs in (the nearest package.json with a `"flyteConnectors"` field,
+ * as `init` writes): its entry, or, before the first build, the TypeScript source the entry compiles from
+ * (`dist/x.js` → `src/x.ts`).
+ */
+async function loadOwnPackage(cwd: string): Promise<{ name: string; result: LoadedSource | LoadFailure } | undefined> {
+  let dir = path.resolve(cwd);
+  while (!existsSync(path.join(dir, "package.json"))) {
+    if (path.dirname(dir) === dir) return undefined;
+    dir = path.dirname(dir);
+  }
+  let manifest: { name?: unknown; [DISCOVERY_FIELD]?: unknown };
+  try {
+    manifest = JSON.parse(await readFile(path.join(dir, "package.json"), "utf8")) as typeof manifest;
+  } catch {
+    return undefined;
+  }
+  const entry = manifest[DISCOVERY_FIELD];
+  if (typeof entry !== "string" || typeof manifest.name !== "string") return undefined;
+  const source = `${manifest.name} (this package)`;
+  let file = path.resolve(dir, entry);
+  if (!existsSync(file)) {
+    const fromSource = path.resolve(dir, entry.replace(/^(\.\/)?dist\//, "src/").replace(/\.([cm]?)js$/, ".$1ts"));
+    if (!existsSync(fromSource)) {
+      return { name: manifest.name, result: { source, error: `${file} does not exist: build the package (npm run build) or pass --modules` } };
+    }
+    file = fromSource;
+  }
+  try {
+    if (/\.(?:[cm]?ts|tsx)$/.test(file)) await registerTsx();
+    const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    return { name: manifest.name, result: { source, connectors: connectorsOf(module, source) } };
+  } catch (error) {
+    return { name: manifest.name, result: { source, error: describeLoadError(error, file) } };
+  }
+}
+
 /** Where {@link loadConnectors} looks. */
 export interface LoadOptions {
   /** The built-in echo and sleep connectors. Default: true. */
   builtins?: boolean;
   /** `--modules` values, loaded in order. Default: none. */
   modules?: readonly string[];
-  /** Installed packages declaring {@link DISCOVERY_FIELD}. Default: true. */
+  /**
+   * Installed packages declaring {@link DISCOVERY_FIELD}, and, when no `modules` are given, the package the
+   * command runs in (a package made by `init` lists and serves its own connectors). Default: true.
+   */
   discover?: boolean;
   /** Where module paths are relative to and discovery starts. Default: `process.cwd()`. */
   cwd?: string;
@@ -274,7 +322,9 @@ export async function loadConnectors(
     }
   }
   const cwd = options.cwd ?? process.cwd();
-  const results = [await loadModules(options.modules ?? [], cwd), ...((options.discover ?? true) ? [await discoverPackages(cwd)] : [])];
+  const modules = options.modules ?? [];
+  // With --modules the user said which modules to load: the package's own entry would load them a second time.
+  const results = [await loadModules(modules, cwd), ...((options.discover ?? true) ? [await discoverPackages(cwd, { ownPackage: modules.length === 0 })] : [])];
   for (const result of results) {
     for (const source of result.loaded) add(source.connectors, source.source);
     failed.push(...result.failed);

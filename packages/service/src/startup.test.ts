@@ -4,20 +4,24 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Writable } from "node:stream";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { pino } from "pino";
-import { encodeInputs, encodeLiteral, types, variableMap } from "flyte-connectors";
+import { AsyncConnector, ConnectorRegistry, encodeInputs, encodeLiteral, Phase, ResourceMeta, types, variableMap, type CreateRequest, type Resource } from "flyte-connectors";
 import { LiteralSchema } from "@flyte-connectors/flyteidl2/flyteidl2/core/literals_pb.js";
 import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import { startConnectorService } from "./service.js";
 import { CLI_BIN as bin } from "./testing/spawn.js";
 import { testClient } from "./testing/client.js";
+
+const repositoryRoot = fileURLToPath(new URL("../../..", import.meta.url));
+
+class Meta extends ResourceMeta.define({ id: "string" }) {}
 
 /** Runs the CLI to its end; resolves with its exit code and output. */
 async function cli(args: readonly string[], cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -167,5 +171,95 @@ test("serve does not read its own disk for a caller (offloaded literal at a loca
       client.close();
       await service.forceClose();
     }
+  }
+});
+
+test("--version prints the package's version", async () => {
+  const run = await cli(["--version"]);
+  assert.equal(run.code, 0, run.stderr);
+  const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  assert.equal(run.stdout.trim(), version);
+});
+
+test("list inside a package made by init lists the package's own connectors (from its source before the first build)", async (t) => {
+  // Inside the repository, so the package's `import "flyte-connectors"` resolves without installing it.
+  const cache = path.join(repositoryRoot, "node_modules", ".cache");
+  mkdirSync(cache, { recursive: true });
+  const scratch = mkdtempSync(path.join(cache, "fc-own-"));
+  t.after(() => rmSync(scratch, { recursive: true, force: true }));
+  const made = await cli(["init", "weather-connector", "--task-type", "weather_job"], scratch);
+  assert.equal(made.code, 0, made.stderr);
+  const dir = path.join(scratch, "weather-connector");
+  const listed = await cli(["list"], dir);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /\sweather_job\s+0\s+weather-connector \(this package\)/);
+  assert.doesNotMatch(listed.stderr, /skipped/);
+  // With --modules the user chose what to load: the package's own entry is not loaded a second time.
+  const explicit = await cli(["list", "--modules", "./src/index.ts"], dir);
+  assert.equal(explicit.code, 0, explicit.stderr);
+  assert.match(explicit.stdout, /\sweather_job\s+0\s+\.\/src\/index\.ts/);
+  assert.doesNotMatch(explicit.stderr, /skipped/);
+});
+
+test("run <file> without a task name lists the file's tasks", async (t) => {
+  const dir = tempDir(t, "fc-run-list-");
+  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ type: "module" }));
+  const file = path.join(dir, "flow.ts");
+  writeFileSync(
+    file,
+    `import { TaskEnvironment, types } from ${JSON.stringify(pathToFileURL(path.join(repositoryRoot, "packages", "flyte-connectors", "dist", "index.js")).href)};
+const env = new TaskEnvironment({ name: "flow" });
+export const shout = env.task({ name: "shout", inputs: { text: types.string }, outputs: { out: types.string } }, async ({ text }) => ({ out: text.toUpperCase() }));
+export const count = env.task({ name: "count", inputs: { text: types.string }, outputs: { n: types.int } }, async ({ text }) => ({ n: text.length }));
+`,
+  );
+  const run = await cli(["run", file], dir);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^ {2}shout \(flow\.shout\)$/m);
+  assert.match(run.stdout, /^ {2}count \(flow\.count\)$/m);
+});
+
+test("a connector's failed fetch is logged with its cause (ECONNREFUSED), and the caller's message names the code", async () => {
+  const closed = net.createServer();
+  await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+  const port = (closed.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve())); // nothing listens there now
+  const secret = "sk-live-0123456789abcdef";
+  class Fetching extends AsyncConnector<Meta> {
+    readonly name = "Fetching";
+    readonly taskTypeName = "fetching";
+    readonly metadataType = Meta;
+    async create({ secrets }: CreateRequest): Promise<Meta> {
+      await fetch(`http://127.0.0.1:${port}/jobs`, { method: "POST", headers: { authorization: `Bearer ${secrets["token"]}` } });
+      return new Meta({ id: "never" });
+    }
+    async get(): Promise<Resource> {
+      return { phase: Phase.RUNNING };
+    }
+    async delete(): Promise<void> {}
+  }
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...String(chunk).split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const registry = new ConnectorRegistry().register(new Fetching());
+  const service = await startConnectorService({ port: 0, host: "127.0.0.1", prometheusPort: null, connectPort: null, discover: false, builtins: false, registry, logger: pino({ level: "info" }, sink) });
+  const client = testClient(service.port);
+  try {
+    await assert.rejects(client.unary(AsyncConnectorService.method.createTask, { template: { type: "fetching" }, connection: { secrets: { token: secret } } }), (error: { code: number; details: string }) => {
+      assert.equal(error.code, 13, error.details);
+      assert.match(error.details, /fetch failed \(ECONNREFUSED\)/);
+      return true;
+    });
+    const logged = lines.find((line) => line.includes('"connector call failed"'));
+    assert.ok(logged, lines.join("\n"));
+    assert.match(logged, /ECONNREFUSED/, "the cause is in the log line");
+    assert.ok(!lines.join("\n").includes(secret), "and the secret is not");
+  } finally {
+    client.close();
+    await service.forceClose();
   }
 });

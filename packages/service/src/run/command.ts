@@ -31,7 +31,7 @@ export function registerRunCommand(program: Command): void {
   addLoadOptions(program.command("run"))
     .description("run a task of a .ts/.js file locally (the counterpart of `flyte run`) and print its outputs as JSON")
     .argument("<file>", "module that exports the task (.ts or .js)")
-    .argument("<task>", "the task: its export name, its name (<environment>.<task>) or its short name")
+    .argument("[task]", "the task: its export name, its name (<environment>.<task>) or its short name (none: list the file's tasks)")
     .argument("[inputs...]", "the task's inputs: --<input> <value> … (after `--` if an input is named like an option below)")
     .option("--poll-interval <ms>", "milliseconds between two polls of a connector job", milliseconds, 3000)
     .option("--quiet", "do not write the actions' phases and log links to stderr")
@@ -50,7 +50,11 @@ Exit code: 0 when the task succeeds, 1 otherwise.
 Example:
   flyte-connector run workflow.ts train_model --modules ./connectors.ts --epochs 3`,
     )
-    .action(async (file: string, taskName: string, inputArgs: string[], flags: RunFlags) => {
+    .action(async (file: string, taskName: string | undefined, inputArgs: string[], flags: RunFlags) => {
+      if (taskName === undefined) {
+        process.exitCode = await listTasks(file);
+        return;
+      }
       const code = await run(file, taskName, inputArgs, flags);
       process.exitCode = code;
       // Stray handles in user code (an open socket, a timer) must not keep a finished run alive.
@@ -93,6 +97,30 @@ async function run(file: string, taskName: string, inputArgs: string[], flags: R
 
 class TaskLookupError extends Error {}
 
+/** `run <file>` without a task: the tasks the file exports, one per line, to stdout. */
+async function listTasks(file: string): Promise<number> {
+  try {
+    const tasks = exportedTasks(await importFile(file, process.cwd()));
+    if (tasks.length === 0) {
+      process.stderr.write(`flyte-connector run: ${file} exports no task (export them, e.g. \`export const train = env.task(...)\`)\n`);
+      return 1;
+    }
+    process.stdout.write(`Tasks exported by ${file} (run one with: flyte-connector run ${file} <task> --<input> <value>):\n${taskListing(tasks)}\n`);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`flyte-connector run: ${error instanceof TaskLookupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}
+
+function exportedTasks(module: Record<string, unknown>): Array<[string, AnyTask]> {
+  return Object.entries(module).filter((entry): entry is [string, AnyTask] => isTask(entry[1]));
+}
+
+function taskListing(tasks: ReadonlyArray<[string, AnyTask]>): string {
+  return tasks.map(([exportName, task]) => `  ${exportName} (${task.name})`).join("\n");
+}
+
 /** Imports the user's file (TypeScript through tsx, as --modules). */
 async function importFile(file: string, cwd: string): Promise<Record<string, unknown>> {
   if (!existsSync(path.resolve(cwd, file))) throw new TaskLookupError(`no such file: ${file}`);
@@ -107,14 +135,14 @@ function isTask(value: unknown): value is AnyTask {
 
 /** The exported task named `wanted` by export name, task name or short name. */
 function findTask(module: Record<string, unknown>, wanted: string, file: string): AnyTask {
-  const tasks = Object.entries(module).filter((entry): entry is [string, AnyTask] => isTask(entry[1]));
+  const tasks = exportedTasks(module);
   const matches = new Set<AnyTask>();
   for (const [exportName, task] of tasks) {
     if (exportName === wanted || task.name === wanted || (task instanceof FunctionTask && task.shortName === wanted)) matches.add(task);
   }
   if (matches.size === 1) return [...matches][0]!;
   const listing = tasks.length
-    ? tasks.map(([exportName, task]) => `  ${exportName} (${task.name})`).join("\n")
+    ? taskListing(tasks)
     : "  (none: export the tasks, e.g. `export const train = env.task(...)`)";
   if (matches.size > 1) throw new TaskLookupError(`"${wanted}" names several tasks in ${file}; use the export name. Tasks exported:\n${listing}`);
   throw new TaskLookupError(`no task "${wanted}" is exported by ${file}. Tasks exported:\n${listing}`);
