@@ -9,6 +9,8 @@ interface ManifestFlags {
   replicas: number;
   port: number;
   prometheusPort: number;
+  connectPort: number;
+  probe: "grpc" | "http";
   gracePeriod: number;
   maxConnectionAge: number;
   worker?: number;
@@ -85,13 +87,15 @@ function envVar(value: string, previous: { name: string; value: string }[]): { n
 /** Turns the flags into options, refusing combinations Kubernetes would reject or that cannot mean anything. */
 function toOptions(flags: ManifestFlags): ManifestOptions {
   if (flags.port === flags.prometheusPort) throw new InvalidArgumentError("--port and --prometheus-port must differ.");
+  if (flags.connectPort === flags.port || flags.connectPort === flags.prometheusPort) throw new InvalidArgumentError("--connect-port must differ from --port and --prometheus-port.");
+  if (flags.probe === "http" && flags.connectPort === 0) throw new InvalidArgumentError("--probe http asks /healthz on the Connect port: it needs --connect-port (not 0).");
   if (flags.hpaMax === undefined && (flags.hpaMin !== undefined || flags.hpaCpu !== undefined)) {
     throw new InvalidArgumentError("--hpa-min and --hpa-cpu configure the autoscaler: give --hpa-max to enable it.");
   }
   for (const arg of flags.serveArg) {
     // These also shape the probes, ports and grace period of the pod: they must come from the flags of the same name.
-    const managed = /^(--port|--prometheus-port|--prometheus_port|--grace-period|--max-connection-age)(=|$)/.exec(arg);
-    if (managed) throw new InvalidArgumentError(`--serve-arg ${arg}: use ${managed[1] === "--prometheus_port" ? "--prometheus-port" : managed[1]} of \`manifests\` itself (it also sets the probes, ports and grace period).`);
+    const managed = /^(--port|--prometheus-port|--prometheus_port|--connect-port|--connect_port|--grace-period|--max-connection-age)(=|$)/.exec(arg);
+    if (managed) throw new InvalidArgumentError(`--serve-arg ${arg}: use ${managed[1]!.replace("_port", "-port")} of \`manifests\` itself (it also sets the probes, ports and grace period).`);
   }
   const unset = (q: string) => (q === "none" ? null : q);
   for (const [what, request, limit] of [
@@ -119,6 +123,8 @@ function toOptions(flags: ManifestFlags): ManifestOptions {
     replicas: flags.replicas,
     port: flags.port,
     prometheusPort: flags.prometheusPort,
+    connectPort: flags.connectPort,
+    probe: flags.probe,
     gracePeriodSeconds: flags.gracePeriod,
     maxConnectionAgeSeconds: flags.maxConnectionAge,
     extraArgs,
@@ -147,6 +153,8 @@ export function registerManifestsCommand(program: Command): void {
     .option("--replicas <n>", "pods (without an autoscaler)", integer("--replicas", 1, 1000), d.replicas)
     .option("--port <port>", "gRPC port", integer("--port", 1, 65535), d.port)
     .option("--prometheus-port <port>", "Prometheus metrics port", integer("--prometheus-port", 1, 65535), d.prometheusPort)
+    .option("--connect-port <port>", "Connect protocol port (HTTP/1.1 and h2c, /healthz); 0: none", integer("--connect-port", 0, 65535), d.connectPort)
+    .addOption(new Option("--probe <kind>", "probes: grpc (gRPC health on --port) or http (GET /healthz on --connect-port)").choices(["grpc", "http"]).default(d.probe))
     .option("--grace-period <seconds>", "the service's drain time on SIGTERM; the pod gets 15 s more", integer("--grace-period", 0, 86400), d.gracePeriodSeconds)
     .option("--max-connection-age <seconds>", "passed to serve: renew each backend connection this often so new pods get calls (0: never)", integer("--max-connection-age", 0, 86400), d.maxConnectionAgeSeconds)
     .option("--worker <n>", "passed to serve: most connector calls running at once per pod (0: no limit)", integer("--worker", 0, 1_000_000))

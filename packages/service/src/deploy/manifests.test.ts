@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -90,8 +91,8 @@ test("manifests: defaults give a valid ServiceAccount, Deployment and headless S
   assert.equal(container.image, DEFAULT_IMAGE);
   assert.match(DEFAULT_IMAGE, /^ghcr\.io\/flyteorg\/flyte-connectors-ts:\d+\.\d+\.\d+/);
   assert.equal(container.command, undefined, "the image's ENTRYPOINT (flyte-connector serve) runs");
-  assert.deepEqual(container.args, ["--port", "8000", "--prometheus-port", "9090", "--grace-period", "30", "--max-connection-age", "300"]);
-  assert.deepEqual(container.ports.map((p: any) => [p.name, p.containerPort]), [["grpc", 8000], ["metrics", 9090]]);
+  assert.deepEqual(container.args, ["--port", "8000", "--prometheus-port", "9090", "--connect-port", "8090", "--grace-period", "30", "--max-connection-age", "300"]);
+  assert.deepEqual(container.ports.map((p: any) => [p.name, p.containerPort]), [["grpc", 8000], ["metrics", 9090], ["connect", 8090]]);
   for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
     assert.deepEqual(container[probe].grpc, { port: 8000 }, `${probe} is a native gRPC probe on the health service ("")`);
   }
@@ -115,7 +116,7 @@ test("the container's args start the service, and Health/Check \"\" (what the gR
   const objects = await manifests("--worker", "20", "--log-level", "warn", "--secret", "s");
   const args: string[] = one(objects, "Deployment").spec.template.spec.containers[0].args;
   // As the image's ENTRYPOINT would run them, then free local ports instead of 8000/9090 (the last value wins).
-  const service = await spawnService(["serve", ...args, "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1", "--no-discover"]);
+  const service = await spawnService(["serve", ...args, "--port", "0", "--prometheus-port", "0", "--connect-port", "0", "--host", "127.0.0.1", "--no-discover"]);
   try {
     const client = testClient(service.port);
     try {
@@ -124,6 +125,27 @@ test("the container's args start the service, and Health/Check \"\" (what the gR
       client.close();
     }
     assert.equal(await service.stop(), 0, "SIGTERM drains and exits 0");
+  } finally {
+    await service.stop("SIGKILL");
+  }
+});
+
+test("manifests --probe http: GET /healthz on the named Connect port (appProtocol http), answered 200 by the service the args start", async () => {
+  const objects = await manifests("--probe", "http", "--connect-port", "8091");
+  const container = one(objects, "Deployment").spec.template.spec.containers[0];
+  for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) assert.deepEqual(container[probe].httpGet, { path: "/healthz", port: 8091 });
+  const connectPort = one(objects, "Service").spec.ports.find((p: any) => p.name === "connect");
+  assert.deepEqual([connectPort.port, connectPort.targetPort, connectPort.appProtocol], [8091, "connect", "http"]);
+  const free = await new Promise<number>((resolve) => {
+    const probe = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  const service = await spawnService(["serve", ...container.args, "--port", "0", "--prometheus-port", "0", "--connect-port", String(free), "--host", "127.0.0.1", "--no-discover"]);
+  try {
+    const res = await fetch(`http://127.0.0.1:${free}${container.readinessProbe.httpGet.path}`);
+    assert.equal(res.status, 200);
   } finally {
     await service.stop("SIGKILL");
   }
@@ -194,6 +216,9 @@ test("manifests: bad flags are refused with a message naming the problem", async
     [["--secret", "Bad Name"], /--secret must be a Secret name/],
     [["--image", ""], /--image must be an image reference/],
     [["--serve-arg=--port=9000"], /--serve-arg --port=9000: use --port of `manifests` itself/],
+    [["--serve-arg=--connect_port=9000"], /--serve-arg --connect_port=9000: use --connect-port of `manifests` itself/],
+    [["--connect-port", "8000"], /--connect-port must differ/],
+    [["--probe", "http", "--connect-port", "0"], /--probe http .* needs --connect-port/],
   ];
   await Promise.all(
     cases.map(async ([args, message]) => {
@@ -219,6 +244,8 @@ test("chart values.yaml defaults are the CLI defaults", () => {
   assert.equal(values.replicaCount, d.replicas);
   assert.equal(values.ports.containerPort, d.port);
   assert.equal(values.metrics.port, d.prometheusPort);
+  assert.equal(values.connect.port, d.connectPort);
+  assert.equal(values.probe, d.probe);
   assert.equal(values.gracePeriodSeconds, d.gracePeriodSeconds);
   assert.equal(values.maxConnectionAgeSeconds, d.maxConnectionAgeSeconds);
   assert.deepEqual(values.resources, { requests: { cpu: d.requestsCpu, memory: d.requestsMemory }, limits: { cpu: d.limitsCpu, memory: d.limitsMemory } });
@@ -277,7 +304,7 @@ test("chart and CLI print the same objects for the same settings (helm template)
   const scenarios: { flags: string[]; release: string; namespace: string; values: object }[] = [
     { flags: [], release: "flyte-connector", namespace: "flyte", values: {} },
     {
-      flags: ["--name", "conn", "--namespace", "data", "--replicas", "3", "--image", "registry.example.com/team/conn:1.2.3", "--image-pull-policy", "Always", "--secret", "conn-secret", "--env", "A=1", "--service-monitor", "--hpa-max", "6", "--hpa-min", "2", "--hpa-cpu", "60", "--worker", "50", "--serve-arg=--host", "--serve-arg=::", "--requests-cpu", "250m", "--limits-cpu", "none", "--port", "8001", "--prometheus-port", "9091", "--grace-period", "60", "--max-connection-age", "120"],
+      flags: ["--name", "conn", "--namespace", "data", "--replicas", "3", "--image", "registry.example.com/team/conn:1.2.3", "--image-pull-policy", "Always", "--secret", "conn-secret", "--env", "A=1", "--service-monitor", "--hpa-max", "6", "--hpa-min", "2", "--hpa-cpu", "60", "--worker", "50", "--serve-arg=--host", "--serve-arg=::", "--requests-cpu", "250m", "--limits-cpu", "none", "--port", "8001", "--prometheus-port", "9091", "--connect-port", "8091", "--probe", "http", "--grace-period", "60", "--max-connection-age", "120"],
       release: "conn",
       namespace: "data",
       values: {
@@ -291,11 +318,14 @@ test("chart and CLI print the same objects for the same settings (helm template)
         resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: null, memory: "512Mi" } },
         ports: { containerPort: 8001 },
         metrics: { port: 9091 },
+        connect: { port: 8091 },
+        probe: "http",
         gracePeriodSeconds: 60,
         maxConnectionAgeSeconds: 120,
       },
     },
     { flags: ["--replicas", "2", "--no-pdb"], release: "flyte-connector", namespace: "flyte", values: { replicaCount: 2, podDisruptionBudget: { enabled: false } } },
+    { flags: ["--connect-port", "0"], release: "flyte-connector", namespace: "flyte", values: { connect: { port: 0 } } },
   ];
   for (const { flags, release, namespace, values } of scenarios) {
     const fromCli = withoutToolLabels(await manifests(...flags));

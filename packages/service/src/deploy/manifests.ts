@@ -38,6 +38,14 @@ export interface ManifestOptions {
   port?: number;
   /** Prometheus metrics port (container, Service, scrape annotations). Default 9090. */
   prometheusPort?: number;
+  /** Connect port (Connect protocol, gRPC-Web and `/healthz` over HTTP/1.1 and h2c; container, Service); 0: none. Default 8090. */
+  connectPort?: number;
+  /**
+   * What the startup, readiness and liveness probes ask: `grpc` Kubernetes' gRPC probe (grpc.health.v1, service
+   * "") on the gRPC port; `http` a GET of `/healthz` on the Connect port. Both follow the same states (healthy once
+   * the connectors are loaded, not while loading or draining). Default `grpc`.
+   */
+  probe?: "grpc" | "http";
   /** The service's `--grace-period` in seconds; the pod's `terminationGracePeriodSeconds` is this plus 15. Default 30. */
   gracePeriodSeconds?: number;
   /**
@@ -76,6 +84,8 @@ export const MANIFEST_DEFAULTS = {
   replicas: 1,
   port: 8000,
   prometheusPort: 9090,
+  connectPort: 8090,
+  probe: "grpc",
   gracePeriodSeconds: 30,
   maxConnectionAgeSeconds: 300,
   requestsCpu: "500m",
@@ -102,6 +112,8 @@ export type Manifest = ServiceAccount | Deployment | Service | PodDisruptionBudg
 /** Port names in the pod and the Service. `grpc` also tells meshes (Istio) the protocol. */
 const GRPC_PORT_NAME = "grpc";
 const METRICS_PORT_NAME = "metrics";
+/** The Connect port's name; its `appProtocol: http` tells meshes and gateways it is HTTP (HTTP/1.1, h2c by prior knowledge). */
+const CONNECT_PORT_NAME = "connect";
 
 function resources(options: ManifestOptions): ResourceRequirements {
   const pick = (cpu: Quantity | undefined, memory: Quantity | undefined, defaults: { cpu: string; memory: string }) => {
@@ -123,6 +135,7 @@ export function buildManifests(options: ManifestOptions = {}): Manifest[] {
   const namespace = options.namespace ?? MANIFEST_DEFAULTS.namespace;
   const port = options.port ?? MANIFEST_DEFAULTS.port;
   const prometheusPort = options.prometheusPort ?? MANIFEST_DEFAULTS.prometheusPort;
+  const connectPort = options.connectPort ?? MANIFEST_DEFAULTS.connectPort;
   const gracePeriodSeconds = options.gracePeriodSeconds ?? MANIFEST_DEFAULTS.gracePeriodSeconds;
   const replicas = options.replicas ?? MANIFEST_DEFAULTS.replicas;
   const selectorLabels = { "app.kubernetes.io/name": "flyte-connector", "app.kubernetes.io/instance": name };
@@ -130,7 +143,10 @@ export function buildManifests(options: ManifestOptions = {}): Manifest[] {
   const metadata = () => ({ name, namespace, labels: { ...labels } });
 
   // Health/Check for service "": SERVING once the connectors are loaded, NOT_SERVING while loading and draining.
-  const grpcProbe = (probe: Omit<Probe, "grpc">): Probe => ({ grpc: { port }, ...probe });
+  // Or GET /healthz on the Connect port: 200 in the same states, 503 otherwise.
+  if (options.probe === "http" && connectPort === 0) throw new Error("an http probe needs the Connect port (connectPort 0 turns it off)");
+  const grpcProbe = (probe: Omit<Probe, "grpc">): Probe =>
+    options.probe === "http" ? { httpGet: { path: "/healthz", port: connectPort }, ...probe } : { grpc: { port }, ...probe };
   const volumes: Volume[] = [{ name: "tmp", emptyDir: { sizeLimit: "256Mi" } }];
   const volumeMounts: VolumeMount[] = [{ name: "tmp", mountPath: "/tmp" }];
   if (options.secret) {
@@ -147,6 +163,8 @@ export function buildManifests(options: ManifestOptions = {}): Manifest[] {
       String(port),
       "--prometheus-port",
       String(prometheusPort),
+      "--connect-port",
+      String(connectPort),
       "--grace-period",
       String(gracePeriodSeconds),
       "--max-connection-age",
@@ -156,6 +174,7 @@ export function buildManifests(options: ManifestOptions = {}): Manifest[] {
     ports: [
       { name: GRPC_PORT_NAME, containerPort: port, protocol: "TCP" },
       { name: METRICS_PORT_NAME, containerPort: prometheusPort, protocol: "TCP" },
+      ...(connectPort > 0 ? [{ name: CONNECT_PORT_NAME, containerPort: connectPort, protocol: "TCP" }] : []),
     ],
     ...(options.env?.length ? { env: options.env.map((e) => ({ ...e })) } : {}),
     resources: resources(options),
@@ -209,6 +228,7 @@ export function buildManifests(options: ManifestOptions = {}): Manifest[] {
       ports: [
         { name: GRPC_PORT_NAME, port, targetPort: GRPC_PORT_NAME, protocol: "TCP", appProtocol: "kubernetes.io/h2c" },
         { name: METRICS_PORT_NAME, port: prometheusPort, targetPort: METRICS_PORT_NAME, protocol: "TCP" },
+        ...(connectPort > 0 ? [{ name: CONNECT_PORT_NAME, port: connectPort, targetPort: CONNECT_PORT_NAME, protocol: "TCP", appProtocol: "http" }] : []),
       ],
     },
   };
