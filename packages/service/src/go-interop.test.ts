@@ -290,7 +290,7 @@ describe("connector service through the real grpc-go client", { concurrency: tru
     if (!run) return;
     const [createUnknown, getUnknown, getMalformed, deleteJunk, metricsEcho] = run.results;
     assert.equal(createUnknown!.code, Code.NOT_FOUND, createUnknown!.message);
-    assert.match(createUnknown!.message, /^Cannot find connector for task type: no-such-type\. Asked for version 0; this service serves: echo v0, /);
+    assert.match(createUnknown!.message, /^Cannot find connector for task type: no-such-type\. Asked for version 0; this service serves: .*\becho v0\b/);
     assert.equal(getUnknown!.code, Code.NOT_FOUND, getUnknown!.message);
     assert.match(getUnknown!.message, /^Cannot find connector for task type: no-such-type\. Asked for version 0; /);
     assert.equal(getMalformed!.code, Code.INVALID_ARGUMENT, getMalformed!.message);
