@@ -1,0 +1,473 @@
+// The gRPC transport on @grpc/grpc-js (the official Node implementation), behind the same call interface as the
+// native node:http2 one (`--transport grpc-js`). grpc-js does the protocol: framing, decompression, size limits,
+// grpc-timeout, status/trailers, connection age, idle and grace. This adapter maps its calls onto ServerCall:
+// messages travel as Buffers (identity serializers) and are decoded/encoded with the method's own codec, so
+// decode and encode failures answer as the native transport does.
+//
+// What grpc-js does not expose is observed on its node:http2 servers (read from the grpc-js Server after bind):
+// connections, sessions and streams, for the transport events and two hardening steps (see `#tap`). Events
+// observed: socket_error, session_error, goaway_received, goaway_sent, connection_age_closed,
+// connection_idle_closed, stream_reset_on_shutdown. Not observable: stream_refused (nghttp2 refuses streams
+// internally; grpc-js sets no session memory cap and no stream limit, so it has no reason to), handshake_timeout
+// and request_budget_exceeded (grpc-js has neither).
+import http2 from "node:http2";
+import type { Socket } from "node:net";
+import * as grpc from "@grpc/grpc-js";
+import { MAX_TIMER_MS, parseGrpcTimeout } from "./server.js";
+import { Status } from "./status.js";
+import type { MetadataValue, MethodDefinition, OutgoingMetadata, ServerCall, TransportEvent, TransportOptions, TransportServer } from "./types.js";
+
+/** Default of {@link TransportOptions.maxConnectionAgeGraceMs}. */
+export const DEFAULT_MAX_CONNECTION_AGE_GRACE_MS = 30_000;
+
+/**
+ * After a call's deadline, how long the response may still sit unsent (a client that stopped reading) before its
+ * stream is reset with CANCEL, releasing the memory it holds. grpc-js answers DEADLINE_EXCEEDED at the deadline,
+ * but behind queued data that trailer never leaves either.
+ */
+const STALLED_AFTER_DEADLINE_MS = 1000;
+
+/** A call's deadline may be a few ms before grpc-js's timer fires (its clock is read before the timer starts). */
+const DEADLINE_SLACK_MS = 100;
+
+type GrpcJsHandle = grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableStream<Buffer, Buffer> | grpc.ServerDuplexStream<Buffer, Buffer>;
+
+function identity(bytes: Buffer): Buffer {
+  return bytes;
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** grpc-js metadata from the contract's form (`-bin` keys take Buffers, others strings). */
+function toMetadata(values: OutgoingMetadata | undefined, details?: Uint8Array): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  if (values) {
+    for (const [key, value] of Object.entries(values)) {
+      for (const one of Array.isArray(value) ? (value as readonly MetadataValue[]) : [value as MetadataValue]) metadata.add(key, one);
+    }
+  }
+  if (details) metadata.set("grpc-status-details-bin", toBuffer(details));
+  return metadata;
+}
+
+/** grpc-js percent-encodes `grpc-message` with encodeURI, which throws on a lone surrogate: replace those (U+FFFD). */
+function wellFormed(message: string): string {
+  return Buffer.from(message, "utf8").toString("utf8");
+}
+
+const RECEIVING = 0;
+const HANDLING = 1;
+const DONE = 2;
+
+/** One call on grpc-js, as the contract's {@link ServerCall}. */
+class GrpcJsCall implements ServerCall {
+  readonly method: MethodDefinition;
+  readonly protocol = "grpc" as const;
+  request: unknown = undefined;
+  requests: readonly unknown[] = [];
+  readonly #controller = new AbortController();
+  readonly #call: GrpcJsHandle;
+  /** Unary calls answer through grpc-js's callback; streaming ones through the stream. */
+  readonly #callback: grpc.sendUnaryData<Buffer> | undefined;
+  readonly #server: GrpcJsServer;
+  #state = RECEIVING;
+  #headersSent = false;
+  #onDone: Set<() => void> | undefined = undefined;
+
+  constructor(server: GrpcJsServer, method: MethodDefinition, call: GrpcJsHandle, callback: grpc.sendUnaryData<Buffer> | undefined) {
+    this.#server = server;
+    this.method = method;
+    this.#call = call;
+    this.#callback = callback;
+    // grpc-js emits "cancelled" when the client resets the stream, when its deadline timer answered
+    // DEADLINE_EXCEEDED, and after every status it sent (then the call is already done here).
+    (call as NodeJS.EventEmitter).once("cancelled", () => this.#cancelled());
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get done(): boolean {
+    return this.#state === DONE;
+  }
+
+  header(name: string): string | undefined {
+    const value = this.#call.metadata.get(name)[0];
+    return typeof value === "string" ? value : undefined;
+  }
+
+  metadata(name: string): readonly MetadataValue[] {
+    return this.#call.metadata.get(name);
+  }
+
+  sendHeaders(metadata: OutgoingMetadata): void {
+    if (this.#state === DONE || this.#headersSent) return;
+    this.#headersSent = true;
+    this.#call.sendMetadata(toMetadata(metadata));
+  }
+
+  respond(message: unknown, trailers?: OutgoingMetadata): void {
+    if (this.#state === DONE) return;
+    const bytes = this.#encode(message);
+    this.#finish();
+    this.#callback!(null, bytes, trailers ? toMetadata(trailers) : undefined);
+  }
+
+  write(message: unknown): boolean {
+    if (this.#state === DONE) return false;
+    const bytes = this.#encode(message);
+    this.#headersSent = true;
+    return (this.#call as grpc.ServerWritableStream<Buffer, Buffer>).write(bytes);
+  }
+
+  drained(): Promise<void> {
+    if (this.#state === DONE) return Promise.resolve();
+    return new Promise((resolve) => {
+      const stream = this.#call as grpc.ServerWritableStream<Buffer, Buffer>;
+      const waiters = (this.#onDone ??= new Set());
+      const done = () => {
+        stream.off("drain", done);
+        waiters.delete(done);
+        resolve();
+      };
+      stream.once("drain", done);
+      waiters.add(done);
+    });
+  }
+
+  whenDone(callback: () => void): void {
+    if (this.#state === DONE) callback();
+    else (this.#onDone ??= new Set()).add(callback);
+  }
+
+  end(trailers?: OutgoingMetadata): void {
+    if (this.#state === DONE) return;
+    this.#finish();
+    (this.#call as grpc.ServerWritableStream<Buffer, Buffer>).end(trailers ? toMetadata(trailers) : undefined);
+  }
+
+  fail(code: number, message: string, options: { details?: Uint8Array; trailers?: OutgoingMetadata } = {}): void {
+    if (this.#state === DONE) return;
+    this.#finish();
+    let metadata: grpc.Metadata;
+    try {
+      metadata = toMetadata(options.trailers, options.details);
+    } catch (error) {
+      // Trailers a handler built wrong must not leave the call unanswered.
+      this.#server.handlerError(error, this.method.path);
+      metadata = new grpc.Metadata();
+    }
+    const status = { code, details: wellFormed(message), metadata };
+    if (this.#callback) this.#callback(status);
+    // A streaming call's status follows the messages already written (grpc-js ends the stream with it).
+    else this.#call.emit("error", status);
+  }
+
+  /** @internal the decoded request(s): run the handler. */
+  run(requests: readonly unknown[]): void {
+    if (this.#state !== RECEIVING) return;
+    this.requests = requests;
+    this.request = requests[requests.length - 1];
+    this.#state = HANDLING;
+    try {
+      this.method.handler(this);
+    } catch (error) {
+      this.#server.handlerError(error, this.method.path);
+      this.fail(Status.INTERNAL, "Internal error");
+    }
+  }
+
+  /** Encodes a response message; when it cannot be, fails the call with INTERNAL and throws (the contract). */
+  #encode(message: unknown): Buffer {
+    try {
+      return toBuffer(this.method.encode(message));
+    } catch (error) {
+      this.#server.handlerError(error, this.method.path);
+      this.fail(Status.INTERNAL, "Failed to send a response message.");
+      throw error;
+    }
+  }
+
+  #cancelled(): void {
+    if (this.#state === DONE) return;
+    this.#finish();
+    const deadline = this.#call.getDeadline();
+    const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+    this.#controller.abort(
+      Number.isFinite(ms) && Date.now() >= ms - DEADLINE_SLACK_MS
+        ? new DOMException("The call's deadline passed.", "TimeoutError")
+        : new DOMException("The client cancelled the call.", "AbortError"),
+    );
+  }
+
+  #finish(): void {
+    this.#state = DONE;
+    this.#server.calls.delete(this);
+    const callbacks = this.#onDone;
+    if (!callbacks) return;
+    this.#onDone = undefined;
+    for (const callback of callbacks) {
+      try {
+        callback();
+      } catch (error) {
+        this.#server.handlerError(error, this.method.path);
+      }
+    }
+  }
+}
+
+/** grpc-js's own node:http2 servers (a private field; absent in another grpc-js version: then nothing is observed). */
+interface GrpcJsInternals {
+  http2Servers?: Map<http2.Http2Server | http2.Http2SecureServer, unknown>;
+}
+
+/** Per-session state for the events. */
+interface SessionInfo {
+  streams: number;
+  goawaySent: boolean;
+  ageGoaway: boolean;
+}
+
+const kInfo = Symbol("grpcJsSessionInfo");
+type TappedSession = http2.ServerHttp2Session & { [kInfo]?: SessionInfo };
+
+/** A gRPC server on @grpc/grpc-js behind the transport contract. */
+export class GrpcJsServer implements TransportServer {
+  readonly #server: grpc.Server;
+  readonly #options: TransportOptions;
+  readonly #sessions = new Set<TappedSession>();
+  /** @internal calls whose handler runs (reset on destroy). */
+  readonly calls = new Set<GrpcJsCall>();
+  #closing = false;
+  #destroying = false;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: TransportOptions) {
+    this.#options = options;
+    const channelOptions: grpc.ServerOptions = {
+      "grpc.max_receive_message_length": options.maxReceiveMessageBytes,
+      "grpc.max_send_message_length": -1,
+      // Channelz keeps per-call statistics nobody reads here; sessions are tracked by this adapter instead.
+      "grpc.enable_channelz": 0,
+    };
+    const age = options.maxConnectionAgeMs ?? 0;
+    if (age > 0) {
+      channelOptions["grpc.max_connection_age_ms"] = Math.min(age, MAX_TIMER_MS);
+      channelOptions["grpc.max_connection_age_grace_ms"] = Math.min(options.maxConnectionAgeGraceMs ?? DEFAULT_MAX_CONNECTION_AGE_GRACE_MS, MAX_TIMER_MS);
+    }
+    const idle = options.maxConnectionIdleMs ?? 0;
+    if (idle > 0) channelOptions["grpc.max_connection_idle_ms"] = Math.min(idle, MAX_TIMER_MS);
+    // Keepalive: a grpc-js server enforces no ping policy (it never answers GOAWAY too_many_pings), so the
+    // backend's pings every 30 s, with or without calls, need no permit option.
+    this.#server = new grpc.Server(channelOptions);
+  }
+
+  add(method: MethodDefinition): this {
+    const type = method.kind === "unary" ? "unary" : method.kind === "server_streaming" ? "serverStream" : "bidi";
+    const handler =
+      method.kind === "unary"
+        ? (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => this.#single(method, call, callback)
+        : method.kind === "server_streaming"
+          ? (call: grpc.ServerWritableStream<Buffer, Buffer>) => this.#single(method, call, undefined)
+          : (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.#bidi(method, call);
+    this.#server.unregister(method.path);
+    this.#server.register(method.path, handler as grpc.handleUnaryCall<Buffer, Buffer>, identity, identity, type);
+    return this;
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    const credentials = this.#options.tls
+      ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(this.#options.tls.cert), private_key: Buffer.from(this.#options.tls.key) }], false)
+      : grpc.ServerCredentials.createInsecure();
+    const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      this.#server.bindAsync(address, credentials, (error, bound) => {
+        if (error) return reject(error);
+        const servers = (this.#server as unknown as GrpcJsInternals).http2Servers;
+        if (servers instanceof Map) for (const server of servers.keys()) this.#tap(server);
+        resolve(bound);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= new Promise<void>((resolve) => {
+      this.#closing = true;
+      this.#server.tryShutdown(() => resolve());
+    });
+    return this.#closed;
+  }
+
+  destroy(): void {
+    if (this.#destroying) return;
+    this.#destroying = true;
+    void this.close();
+    for (const call of this.calls) this.#emit({ event: "stream_reset_on_shutdown", detail: { path: call.method.path } });
+    this.#server.forceShutdown();
+    // forceShutdown only reaches the sessions channelz tracks (off here): end the rest the same way, with CANCEL.
+    for (const session of this.#sessions) {
+      if (!session.destroyed) session.destroy(undefined, http2.constants.NGHTTP2_CANCEL);
+    }
+  }
+
+  /** @internal a handler (or its trailers) threw. */
+  handlerError(error: unknown, path: string): void {
+    try {
+      this.#options.onHandlerError?.(error, path);
+    } catch {
+      // a failing error reporter must not take the call down with it
+    }
+  }
+
+  /** Unary and server streaming: grpc-js has checked there is exactly one request message. */
+  #single(method: MethodDefinition, handle: grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer> | undefined): void {
+    const call = new GrpcJsCall(this, method, handle, callback);
+    let request: unknown;
+    try {
+      request = method.decode(handle.request);
+    } catch (error) {
+      call.fail(Status.INTERNAL, `Failed to parse the request message: ${errorMessage(error)}`);
+      return;
+    }
+    this.calls.add(call);
+    call.run([request]);
+  }
+
+  /**
+   * Bidi: the request messages are collected until the client half-closes (or, with `requestsComplete`, until it
+   * says they are complete; later messages are dropped), then the handler runs.
+   */
+  #bidi(method: MethodDefinition, handle: grpc.ServerDuplexStream<Buffer, Buffer>): void {
+    const call = new GrpcJsCall(this, method, handle, undefined);
+    const requests: unknown[] = [];
+    let received = 0;
+    let started = false;
+    const start = () => {
+      if (started || call.done) return;
+      started = true;
+      this.calls.add(call);
+      call.run(requests);
+    };
+    const onData = (bytes: Buffer) => {
+      if (started || call.done) return;
+      // Each message is bounded by grpc-js; the collected ones together by the same limit.
+      received += bytes.length;
+      if (received > this.#options.maxReceiveMessageBytes) {
+        call.fail(Status.RESOURCE_EXHAUSTED, `Received messages larger than max in total (${received} vs. ${this.#options.maxReceiveMessageBytes})`);
+        return;
+      }
+      try {
+        requests.push(method.decode(bytes));
+      } catch (error) {
+        call.fail(Status.INTERNAL, `Failed to parse the request message: ${errorMessage(error)}`);
+        return;
+      }
+      let complete = false;
+      try {
+        complete = method.requestsComplete?.(requests) ?? false;
+      } catch (error) {
+        this.handlerError(error, method.path);
+        call.fail(Status.INTERNAL, "Internal error");
+        return;
+      }
+      if (complete) start();
+    };
+    // Reading on after the handler started drains what the client still sends (dropped), so it is never blocked.
+    handle.on("data", onData);
+    handle.once("end", start);
+    // A cancelled duplex is destroyed by grpc-js; its errors are the call's end, already handled.
+    handle.on("error", noop);
+  }
+
+  #emit(event: TransportEvent): void {
+    try {
+      this.#options.onEvent?.(event);
+    } catch {
+      // a failing listener must not break the transport
+    }
+  }
+
+  /**
+   * Observes one of grpc-js's node:http2 servers: socket and session errors, GOAWAYs both ways, connection age
+   * and idle closes (by wrapping the session's goaway/destroy, which grpc-js calls for them). Two hardening
+   * steps: a grpc-timeout longer than a Node timer holds is dropped (grpc-js would overflow it into an immediate
+   * DEADLINE_EXCEEDED; the native transport treats it as no deadline), and a response still unsent
+   * {@link STALLED_AFTER_DEADLINE_MS} after the deadline (a client that stopped reading) is reset with CANCEL.
+   */
+  #tap(server: http2.Http2Server | http2.Http2SecureServer): void {
+    server.on("connection", (socket: Socket) => {
+      socket.on("error", (error: NodeJS.ErrnoException) => this.#emit({ event: "socket_error", detail: { code: error.code ?? error.message } }));
+    });
+    (server as NodeJS.EventEmitter).on("tlsClientError", (error: NodeJS.ErrnoException) =>
+      this.#emit({ event: "socket_error", detail: { tls: true, code: error.code ?? error.message } }),
+    );
+    server.on("sessionError", (error: NodeJS.ErrnoException) => this.#emit({ event: "session_error", detail: { code: error.code ?? error.message } }));
+    server.on("session", (session: TappedSession) => this.#tapSession(session));
+    server.prependListener("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      const info = (stream.session as TappedSession | undefined)?.[kInfo];
+      if (info) {
+        info.streams++;
+        stream.once("close", () => info.streams--);
+      }
+      const timeout = parseGrpcTimeout(headers["grpc-timeout"]);
+      if (timeout === undefined || Number.isNaN(timeout)) return;
+      if (timeout > MAX_TIMER_MS - STALLED_AFTER_DEADLINE_MS) {
+        delete headers["grpc-timeout"];
+        return;
+      }
+      const timer = setTimeout(() => {
+        if (!stream.closed && !stream.destroyed && stream.writableLength > 0) {
+          try {
+            stream.close(http2.constants.NGHTTP2_CANCEL);
+          } catch {
+            // already gone
+          }
+        }
+      }, timeout + STALLED_AFTER_DEADLINE_MS);
+      timer.unref();
+      stream.once("close", () => clearTimeout(timer));
+    });
+  }
+
+  #tapSession(session: TappedSession): void {
+    const info: SessionInfo = { streams: 0, goawaySent: false, ageGoaway: false };
+    session[kInfo] = info;
+    this.#sessions.add(session);
+    session.once("close", () => this.#sessions.delete(session));
+    session.on("goaway", (code: number) => this.#emit({ event: "goaway_received", detail: { code } }));
+    const goaway = session.goaway;
+    const destroy = session.destroy;
+    if (typeof goaway !== "function" || typeof destroy !== "function") return;
+    // grpc-js sends the age GOAWAY itself (opaque data "max_age"), then close(); close() (age, idle, shutdown)
+    // sends one through goaway() too. One goaway_sent per connection, with why.
+    session.goaway = (code?: number, lastStreamID?: number, opaqueData?: NodeJS.ArrayBufferView) => {
+      if (!info.goawaySent) {
+        info.goawaySent = true;
+        const age = opaqueData !== undefined && Buffer.from(opaqueData.buffer, opaqueData.byteOffset, opaqueData.byteLength).toString() === "max_age";
+        info.ageGoaway = age;
+        const reason = age ? "max_connection_age" : this.#closing ? "shutdown" : "idle";
+        this.#emit({ event: "goaway_sent", detail: { reason } });
+        if (reason === "idle") this.#emit({ event: "connection_idle_closed" });
+      }
+      return goaway.call(session, code, lastStreamID, opaqueData);
+    };
+    // grpc-js destroys an aged connection whose calls outlived the grace period, with NO_ERROR: close it with
+    // CANCEL instead, so clients (grpc-go, C-core) read their cut calls as retryable, not INTERNAL.
+    session.destroy = ((error?: Error, code?: number) => {
+      if (info.ageGoaway && info.streams > 0 && !this.#destroying && !session.destroyed) {
+        this.#emit({ event: "connection_age_closed", detail: { streams: info.streams } });
+        return destroy.call(session, error, code ?? http2.constants.NGHTTP2_CANCEL);
+      }
+      return destroy.call(session, error, code);
+    }) as typeof session.destroy;
+  }
+}
+
+function noop(): void {}
