@@ -131,3 +131,34 @@ test("every TypeScript block of the README type-checks with the compiler options
     assert.fail(`README TypeScript does not compile under the scaffold's options:\n${error.stdout}`);
   });
 });
+
+test("the README's supervisor wrapper runs the service as the process the supervisor signals: SIGTERM drains and exits 0", async () => {
+  const code = blocks.get("serve-pid1.sh");
+  assert.ok(code, "README has no block marked readme-test: serve-pid1.sh");
+  const script = join(dir, "serve-pid1.sh");
+  writeFileSync(script, code);
+  const { spawn } = await import("node:child_process");
+  const child = spawn("sh", [script, "--port", "0", "--prometheus-port", "0", "--connect-port", "0", "--host", "127.0.0.1", "--no-discover"], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += String(d)));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (status) => resolve(status)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on("data", (d) => {
+        stderr += String(d);
+        if (/serving gRPC/.test(stderr)) resolve();
+      });
+      void exited.then((status) => reject(new Error(`exited (${status}) before serving: ${stderr}`)));
+    });
+    child.kill("SIGTERM"); // what a supervisor sends to the process it started
+    assert.equal(await exited, 0, stderr);
+    assert.match(stdout, /"msg":"shutting down".*"reason":"SIGTERM"|"reason":"SIGTERM".*"msg":"shutting down"/);
+    assert.match(stdout, /"msg":"stopped"/, "the service itself got the signal and drained");
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
