@@ -33,7 +33,7 @@ WORKDIR /app
 COPY --from=build /app /app
 # Non-root (the distroless "nonroot" uid); the files stay root-owned and read-only for it.
 USER 65532:65532
-EXPOSE 8000 9090
+EXPOSE 8000 8090 9090
 # Exec form, no shell and no init: node is PID 1 and gets SIGTERM directly; flyte-connector handles it (health
 # NOT_SERVING, GOAWAY, drains calls for --grace-period, exits 0). Extra `docker run` arguments are serve flags.
 ENTRYPOINT ["node", "packages/service/bin/flyte-connector.js", "serve"]

@@ -62,11 +62,11 @@ test("two stages on Node 20 slim: a build stage with dev dependencies, a runtime
   );
 });
 
-test("the runtime stage runs as a non-root user, exposes 8000 and 9090, and has OCI labels", () => {
+test("the runtime stage runs as a non-root user, exposes 8000, 8090 and 9090, and has OCI labels", () => {
   const user = all(runtime, "USER").at(-1)?.args ?? "root";
   assert.doesNotMatch(user, /^(root|0)(:|$)/);
   assert.equal(user, "65532:65532");
-  assert.deepEqual(all(runtime, "EXPOSE").flatMap((i) => i.args.split(/\s+/)), ["8000", "9090"]);
+  assert.deepEqual(all(runtime, "EXPOSE").flatMap((i) => i.args.split(/\s+/)), ["8000", "8090", "9090"]);
   const labels = all(runtime, "LABEL").map((i) => i.args).join(" ");
   for (const key of ["title", "description", "version", "licenses"]) assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${key}=`));
   assert.equal(all(runtime, "WORKDIR").at(-1)?.args, "/app");
