@@ -24,7 +24,7 @@ class BrokenLinkConnector extends AsyncConnector<JobMeta> {
     return new JobMeta({ job_id: "j" });
   }
   async get(): Promise<Resource> {
-    return { phase: Phase.RUNNING, logLinks: [{ name: "log", uri: "https://x", messageFormat: 1e300 } as TaskLogInit] };
+    return { phase: Phase.RUNNING, logLinks: [{ name: "log", uri: "https://x", messageFormat: 1e300 } as unknown as TaskLogInit] };
   }
   async delete(): Promise<void> {}
 }
