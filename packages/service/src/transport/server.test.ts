@@ -303,3 +303,329 @@ test("bidi: each message is bounded by maxReceiveMessageBytes, all of them by tw
   const truncated = await raw(session, "/test.T/Bidi", frame(Buffer.alloc(10)).subarray(0, 8)).result;
   assert.equal(truncated.status, String(Status.INTERNAL));
 });
+
+// ---------------------------------------------------------------- issue 10's defects
+
+/** A raw client socket that speaks just enough HTTP/2 to open a connection (preface + empty SETTINGS). */
+const PREFACE = Buffer.concat([Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]);
+
+function h2frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(streamId, 5);
+  return Buffer.concat([head, payload]);
+}
+
+/** Resolves with ms until `socket` is closed by the server, or undefined if it is still open after `ms`. */
+function closedWithin(socket: net.Socket, ms: number): Promise<number | undefined> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve(Date.now() - t0);
+    });
+  });
+}
+
+function rawSocket(port: number): Promise<net.Socket> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1", () => resolve(socket));
+    socket.on("error", () => {});
+    socket.on("data", () => {});
+  });
+}
+
+/** Health probe on its own connection: a Ping every 10 ms; reports the slowest answer. */
+function probe(port: number) {
+  const session = connect(port);
+  let worst = 0;
+  let answered = 0;
+  let failed = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t0 = performance.now();
+      const out = await raw(session, "/test.T/Ping", frame(Buffer.from("p"))).result;
+      worst = Math.max(worst, performance.now() - t0);
+      if (out.status === "0") answered++;
+      else failed++;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      session.close();
+      return { worstMs: Math.round(worst), answered, failed };
+    },
+  };
+}
+
+test("issue 10 #3: zero or two request messages on a unary or server-streaming call → UNIMPLEMENTED (as grpc-js)", async (t) => {
+  const s = await start([method("/test.T/Stream", "server_streaming", (call) => call.end())]);
+  const session = connect(s.port);
+  t.after(() => {
+    session.close();
+    s.server.destroy();
+  });
+  const none = await raw(session, "/test.T/Ping", undefined).result;
+  const two = await raw(session, "/test.T/Ping", Buffer.concat([frame(Buffer.from("a")), frame(Buffer.from("b"))])).result;
+  const streamNone = await raw(session, "/test.T/Stream", undefined).result;
+  console.log(`# zero messages → ${none.status}, two → ${two.status}, server streaming zero → ${streamNone.status}`);
+  assert.equal(none.status, String(Status.UNIMPLEMENTED));
+  assert.equal(two.status, String(Status.UNIMPLEMENTED));
+  assert.equal(streamNone.status, String(Status.UNIMPLEMENTED));
+});
+
+test("issue 10 #2: 20 × 65 KB gzip bombs (64 MiB each) do not stall the event loop: a probe on another connection keeps answering", async (t) => {
+  const MAX = 64 * 1024 * 1024;
+  const s = await start([{ path: "/test.T/Sink", kind: "unary", decode: (b: Uint8Array) => b.length, encode: () => Buffer.alloc(0), handler: (call) => call.respond(undefined) }], {
+    maxReceiveMessageBytes: MAX,
+  });
+  const bomb = frame(zlib.gzipSync(Buffer.alloc(MAX - 1024), { level: 9 }), true);
+  const session = connect(s.port);
+  t.after(() => {
+    session.close();
+    s.server.destroy();
+  });
+  await raw(session, "/test.T/Ping", frame(Buffer.from("warm"))).result;
+  const p = probe(s.port);
+  await new Promise((r) => setTimeout(r, 50));
+  const t0 = performance.now();
+  const results = await Promise.all(Array.from({ length: 20 }, () => raw(session, "/test.T/Sink", bomb, { "grpc-encoding": "gzip" }).result));
+  const elapsed = Math.round(performance.now() - t0);
+  const probeResult = await p.stop();
+  const statuses = results.map((r) => r.status);
+  console.log(`# bomb ${bomb.length} B × 20: ${elapsed} ms, probe worst ${probeResult.worstMs} ms (${probeResult.answered} answered), statuses ${[...new Set(statuses)].join(",")}`);
+  assert.ok(statuses.every((st) => st !== undefined), "every bomb answered with a status");
+  assert.equal(probeResult.failed, 0);
+  // Synchronous inflation stalled the probe for seconds; off the event loop it answers within a blink.
+  assert.ok(probeResult.worstMs < 1000, `probe stalled ${probeResult.worstMs} ms`);
+  assert.equal(s.server.bufferedRequestBytes, 0, "budget released");
+});
+
+test("issue 10 #1: 200 concurrent unary calls answering 1 MiB each on one connection: none refused (grpc-js client)", async (t) => {
+  const MiB = Buffer.alloc(1024 * 1024, 7);
+  const s = await start([method("/test.T/Big", "unary", (call) => call.respond(MiB))]);
+  const client = grpcClient(s.address);
+  t.after(() => {
+    client.close();
+    s.server.destroy();
+  });
+  // Calls start while earlier answers are still queued (10 per event-loop turn, as from a client in another
+  // process): that is when nghttp2's session memory cap refused them.
+  const pending: Promise<UnaryOutcome>[] = [];
+  for (let i = 0; i < 200; i++) {
+    pending.push(unary(client, "/test.T/Big", Buffer.from("x")));
+    if (i % 10 === 9) await new Promise((r) => setImmediate(r));
+  }
+  const results = await Promise.all(pending);
+  const refused = results.filter((r) => r.error !== null);
+  console.log(`# 200 × 1 MiB on one connection: ${refused.length} failed ${[...new Set(refused.map((r) => r.error?.code))].join(",")}`);
+  assert.equal(refused.length, 0);
+  assert.ok(results.every((r) => r.value?.length === MiB.length));
+});
+
+test("issue 10 #1: 100 log streams whose client does not read, then 150 unary calls on the same connection: all succeed", async (t) => {
+  const part = Buffer.alloc(1024 * 1024, 1);
+  const s = await start([
+    method("/test.T/Logs", "server_streaming", (call) => {
+      void (async () => {
+        for (let i = 0; i < 4 && !call.done; i++) if (!call.write(part)) await call.drained();
+        call.end();
+      })();
+    }),
+  ]);
+  const session = connect(s.port);
+  t.after(() => {
+    session.destroy();
+    s.server.destroy();
+  });
+  const logs = Array.from({ length: 100 }, () => {
+    const r = raw(session, "/test.T/Logs", frame(Buffer.from("x")));
+    r.stream.pause(); // never read
+    return r;
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  const results = await Promise.all(Array.from({ length: 150 }, () => raw(session, "/test.T/Ping", frame(Buffer.from("x"))).result));
+  const ok = results.filter((r) => r.status === "0").length;
+  console.log(`# 150 unary calls after 100 unread streams: ${ok} ok, rst codes ${[...new Set(results.map((r) => r.rstCode))].join(",")}`);
+  assert.equal(ok, 150);
+  for (const l of logs) l.stream.close(http2.constants.NGHTTP2_CANCEL);
+});
+
+test("issue 10 #7: a deadline frees an answered-but-unsent unary response (stream reset with CANCEL)", async (t) => {
+  const answer = Buffer.alloc(600 * 1024, 3);
+  const s = await start([method("/test.T/Answer", "unary", (call) => call.respond(answer))]);
+  // A client that stops reading: small windows, streams paused.
+  const session = http2.connect(`http://127.0.0.1:${s.port}`, { settings: { initialWindowSize: 16 * 1024 } });
+  session.on("error", () => {});
+  t.after(() => {
+    session.destroy();
+    s.server.destroy();
+  });
+  const calls = Array.from({ length: 100 }, () => {
+    const r = raw(session, "/test.T/Answer", frame(Buffer.from("x")), { "grpc-timeout": "300m" });
+    r.stream.pause();
+    return r;
+  });
+  const t0 = Date.now();
+  const settled = await Promise.race([Promise.all(calls.map((c) => c.result)), new Promise<undefined>((r) => setTimeout(r, 3000))]);
+  const open = settled === undefined ? calls.filter((c) => !c.stream.closed).length : 0;
+  console.log(`# 100 × 600 KB unread, deadline 300 ms: ${open} streams still open after 3 s${settled ? `; all reset after ${Date.now() - t0} ms, codes ${[...new Set(settled.map((r) => r.rstCode))].join(",")}` : ""}`);
+  assert.ok(settled, `${open} answers still held 3 s after their deadline`);
+  assert.ok(settled.every((r) => r.rstCode === http2.constants.NGHTTP2_CANCEL));
+});
+
+test("issue 10 #8: calls still open when destroy() runs are reset with CANCEL, not NO_ERROR", async (t) => {
+  const s = await start([method("/test.T/Hang", "unary", () => {})]);
+  const session = connect(s.port);
+  t.after(() => session.destroy());
+  const calls = Array.from({ length: 3 }, () => raw(session, "/test.T/Hang", frame(Buffer.from("x"))));
+  await new Promise((r) => setTimeout(r, 100));
+  void s.server.close();
+  await new Promise((r) => setTimeout(r, 100));
+  s.server.destroy();
+  const results = await Promise.all(calls.map((c) => c.result));
+  console.log(`# reset codes at destroy: ${results.map((r) => r.rstCode).join(",")}`);
+  assert.deepEqual(
+    results.map((r) => r.rstCode),
+    [8, 8, 8],
+  );
+  assert.ok(s.events.some((e) => e.event === "stream_reset_on_shutdown" && e.detail?.["calls"] === 3), "stream_reset_on_shutdown counted");
+  assert.ok(s.events.some((e) => e.event === "goaway_sent" && e.detail?.["reason"] === "shutdown"));
+});
+
+test("issue 10 #4: after the max-age GOAWAY a connection held by an unfinished call is closed after the grace", async (t) => {
+  const s = await start([method("/test.T/Hang", "unary", () => {})], { maxConnectionAgeMs: 200, maxConnectionAgeGraceMs: 300 });
+  const session = connect(s.port);
+  t.after(() => {
+    session.destroy();
+    s.server.destroy();
+  });
+  const t0 = Date.now();
+  let goawayAt: number | undefined;
+  session.once("goaway", () => (goawayAt = Date.now() - t0));
+  const call = raw(session, "/test.T/Hang", frame(Buffer.from("x")));
+  const closed = await Promise.race([once(session, "close").then(() => Date.now() - t0), new Promise<undefined>((r) => setTimeout(r, 3000))]);
+  console.log(`# GOAWAY at ${goawayAt} ms, connection closed at ${closed ?? "never (3 s)"}`);
+  assert.ok(goawayAt !== undefined, "GOAWAY sent");
+  assert.ok(closed !== undefined, "closed after the grace");
+  assert.ok(closed >= goawayAt + 250, "not before the grace");
+  assert.equal((await call.result).rstCode, http2.constants.NGHTTP2_CANCEL);
+  assert.ok(s.events.some((e) => e.event === "goaway_sent" && e.detail?.["reason"] === "max_connection_age"));
+  assert.ok(s.events.some((e) => e.event === "connection_age_closed"));
+});
+
+test("issue 10 #9: a process-wide budget for buffered request bytes: uploads beyond it are refused RESOURCE_EXHAUSTED", async (t) => {
+  const MiB = 1024 * 1024;
+  const s = await start([method("/test.T/Upload", "unary", (call) => call.respond(Buffer.from(String((call.request as Buffer).length))))], {
+    maxReceiveMessageBytes: 16 * MiB,
+    maxBufferedRequestBytes: 8 * MiB,
+  });
+  const session = connect(s.port);
+  t.after(() => {
+    session.destroy();
+    s.server.destroy();
+  });
+  // 8 unfinished uploads of 3 MiB (announcing 6 MiB each): 24 MiB if nothing bounded them.
+  const uploads = Array.from({ length: 8 }, () => {
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(6 * MiB, 1);
+    return raw(session, "/test.T/Upload", Buffer.concat([head, Buffer.alloc(3 * MiB - 5)]), {}, { end: false });
+  });
+  // Refusals are trailers-only answers while the client is still sending: count the response headers.
+  const statuses = uploads.map((u) => new Promise<string | undefined>((resolve) => u.stream.once("response", (h) => resolve(h["grpc-status"] as string | undefined))));
+  await new Promise((r) => setTimeout(r, 1500));
+  const answered = await Promise.all(statuses.map((st) => Promise.race([st, Promise.resolve(undefined)])));
+  const refused = answered.filter((st) => st === String(Status.RESOURCE_EXHAUSTED)).length;
+  const held = s.server.bufferedRequestBytes;
+  console.log(`# 8 × 3 MiB unfinished uploads, budget 8 MiB: ${refused} refused, ${held === undefined ? "?" : (held / MiB).toFixed(1)} MiB held`);
+  // At most two 3 MiB uploads fit in 8 MiB: the other six are refused as their data arrives (the last ones may
+  // not have sent a byte yet).
+  assert.ok(refused >= 5, `${refused} refused`);
+  assert.ok(held <= 8 * MiB);
+  assert.ok(s.events.some((e) => e.event === "request_budget_exceeded"));
+  for (const u of uploads) u.stream.close(http2.constants.NGHTTP2_CANCEL);
+  await until(() => s.server.bufferedRequestBytes === 0, 2000, "budget released when the uploads are cancelled");
+  const after = await raw(session, "/test.T/Upload", frame(Buffer.alloc(4 * MiB))).result;
+  assert.equal(after.status, "0");
+  assert.equal(after.data.subarray(5).toString(), String(4 * MiB));
+});
+
+test("issue 10 #10: max connection idle: GOAWAY once a connection has had no call for the idle time", async (t) => {
+  const s = await start([method("/test.T/Slow", "unary", (call) => setTimeout(() => call.respond(Buffer.from("late")), 700))], { maxConnectionIdleMs: 300 });
+  const idle = connect(s.port);
+  const busy = connect(s.port);
+  t.after(() => {
+    idle.destroy();
+    busy.destroy();
+    s.server.destroy();
+  });
+  const t0 = Date.now();
+  let idleGoaway: number | undefined;
+  let busyGoaway: number | undefined;
+  idle.once("goaway", () => (idleGoaway = Date.now() - t0));
+  busy.once("goaway", () => (busyGoaway = Date.now() - t0));
+  await raw(idle, "/test.T/Ping", frame(Buffer.from("x"))).result;
+  const slow = await raw(busy, "/test.T/Slow", frame(Buffer.from("x"))).result;
+  assert.equal(slow.status, "0", "a call in flight keeps its connection");
+  await until(() => busyGoaway !== undefined, 2000, "the busy connection goes idle after its call");
+  console.log(`# idle connection GOAWAY at ${idleGoaway} ms, busy one at ${busyGoaway} ms`);
+  assert.ok(idleGoaway !== undefined && idleGoaway >= 250 && idleGoaway < 1500);
+  assert.ok(busyGoaway! >= 700 + 250);
+  assert.ok(s.events.some((e) => e.event === "connection_idle_closed"));
+});
+
+test("issue 10 #10: a connection that does not complete the HTTP/2 preface is closed after the handshake timeout", async (t) => {
+  const s = await start([], { handshakeTimeoutMs: 300 });
+  t.after(() => s.server.destroy());
+  const silent = await rawSocket(s.port);
+  const magicOnly = await rawSocket(s.port);
+  magicOnly.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  const complete = await rawSocket(s.port);
+  complete.write(PREFACE);
+  const [a, b, c] = await Promise.all([closedWithin(silent, 2000), closedWithin(magicOnly, 2000), closedWithin(complete, 800)]);
+  console.log(`# silent closed after ${a} ms, preface without SETTINGS after ${b} ms, complete preface: ${c ?? "open"}`);
+  assert.ok(a !== undefined && b !== undefined, "slowloris connections closed");
+  assert.equal(c, undefined, "a connection that completed its preface stays");
+  assert.equal(s.events.filter((e) => e.event === "handshake_timeout").length, 2);
+  complete.destroy();
+});
+
+test("issue 10 #10: after a protocol-error GOAWAY the socket is closed shortly (keepalive PING unanswered)", async (t) => {
+  const s = await start([], { keepaliveTimeMs: 200, keepaliveTimeoutMs: 300 });
+  t.after(() => s.server.destroy());
+  const socket = await rawSocket(s.port);
+  socket.write(PREFACE);
+  socket.write(h2frame(4, 1, 0)); // SETTINGS ack
+  await new Promise((r) => setTimeout(r, 50));
+  socket.write(h2frame(0, 0, 0, Buffer.from("x"))); // DATA on stream 0: connection PROTOCOL_ERROR
+  const healthy = connect(s.port);
+  t.after(() => healthy.destroy());
+  const closed = await closedWithin(socket, 3000);
+  console.log(`# socket closed ${closed ?? "never (3 s)"} ms after the protocol error`);
+  assert.ok(closed !== undefined, "socket closed");
+  // A client that answers PINGs (every HTTP/2 client does) keeps its connection.
+  assert.equal((await raw(healthy, "/test.T/Ping", frame(Buffer.from("x"))).result).status, "0");
+  assert.ok(!healthy.closed && !healthy.destroyed);
+});
+
+test("issue 10 #5: transport events: GOAWAY received, session errors, keepalive closes", async (t) => {
+  const s = await start([], { keepaliveTimeMs: 0 });
+  t.after(() => s.server.destroy());
+  const session = connect(s.port);
+  await raw(session, "/test.T/Ping", frame(Buffer.from("x"))).result;
+  session.goaway(0);
+  const garbage = await rawSocket(s.port);
+  garbage.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n" + "x".repeat(100));
+  await until(() => s.events.some((e) => e.event === "goaway_received"), 2000, "goaway_received");
+  await closedWithin(garbage, 2000);
+  console.log(`# events: ${s.events.map((e) => e.event).join(",")}`);
+  assert.ok(s.events.some((e) => e.event === "session_error" || e.event === "socket_error"), "a broken connection is an event");
+  session.destroy();
+});
