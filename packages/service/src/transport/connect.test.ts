@@ -428,6 +428,33 @@ describe("Connect port: health and drain", () => {
     }
   });
 
+  test("with TLS: Connect over HTTPS, HTTP/1.1 and HTTP/2 (ALPN), on the Connect port", async (t) => {
+    const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
+    const { execFileSync } = await import("node:child_process");
+    const os = await import("node:os");
+    const path = await import("node:path");
+    const dir = mkdtempSync(path.join(os.tmpdir(), "fc-connect-tls-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    try {
+      execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
+    } catch {
+      if (process.env.CI === "true") assert.fail("openssl is not installed");
+      t.skip("openssl not available");
+      return;
+    }
+    const cert = readFileSync(path.join(dir, "cert.pem"));
+    const service = await start({ tls: { cert, key: readFileSync(path.join(dir, "key.pem")) } });
+    try {
+      for (const httpVersion of ["1.1", "2"] as const) {
+        const transport = createConnectTransport({ baseUrl: `https://127.0.0.1:${service.connectPort}`, httpVersion, nodeOptions: { ca: cert } });
+        const got = await createClient(AsyncConnectorService, transport).getTask(getRequest("tls"));
+        assert.equal(got.resource?.message, "done tls", httpVersion);
+      }
+    } finally {
+      await service.forceClose();
+    }
+  });
+
   test("--connect-port 0 turns the port off; --connect_port is an alias", async () => {
     const off = await spawnService(["serve", "--port", "0", "--prometheus-port", "0", "--connect-port", "0", "--host", "127.0.0.1", "--no-discover"]);
     try {

@@ -716,7 +716,7 @@ export class ConnectServer implements TransportServer {
     if (HEALTH_PATHS.includes(path)) {
       req.resume();
       const healthy = this.#options.healthy?.() ?? true;
-      plain(res, healthy ? 200 : 503, healthy ? "OK" : "Service Unavailable");
+      plain(res, healthy ? 200 : 503, healthy ? "OK" : "Service Unavailable", this.closing ? ["connection", "close"] : []);
       return;
     }
     const method = this.#methods.get(path);
@@ -736,7 +736,11 @@ export class ConnectServer implements TransportServer {
       return plain(res, 415, "Unsupported Media Type", ["accept-post", ACCEPT_POST]);
     }
     const call = new ConnectCall(this, req, res, method, wire);
-    res.once("close", () => call.closed());
+    res.once("close", () => {
+      call.closed();
+      // Draining: an HTTP/1.1 connection whose answer began before close() is idle now: close it.
+      if (this.closing) setImmediate(() => this.#http1.closeIdleConnections());
+    });
     const max = this.maxReceiveMessageBytes;
     // Unary bodies are the message; enveloped ones carry 5 bytes per message (and maybe an end-stream envelope).
     const limit = wire.framing === "unary" ? max : max + 64;
