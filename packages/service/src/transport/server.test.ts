@@ -474,7 +474,7 @@ test("issue 10 #7: a deadline frees an answered-but-unsent unary response (strea
     return r;
   });
   const t0 = Date.now();
-  const settled = await Promise.race([Promise.all(calls.map((c) => c.result)), new Promise<undefined>((r) => setTimeout(r, 3000))]);
+  const settled = await Promise.race([Promise.all(calls.map((c) => c.result)), new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000))]);
   const open = settled === undefined ? calls.filter((c) => !c.stream.closed).length : 0;
   console.log(`# 100 × 600 KB unread, deadline 300 ms: ${open} streams still open after 3 s${settled ? `; all reset after ${Date.now() - t0} ms, codes ${[...new Set(settled.map((r) => r.rstCode))].join(",")}` : ""}`);
   assert.ok(settled, `${open} answers still held 3 s after their deadline`);
@@ -511,7 +511,7 @@ test("issue 10 #4: after the max-age GOAWAY a connection held by an unfinished c
   let goawayAt: number | undefined;
   session.once("goaway", () => (goawayAt = Date.now() - t0));
   const call = raw(session, "/test.T/Hang", frame(Buffer.from("x")));
-  const closed = await Promise.race([once(session, "close").then(() => Date.now() - t0), new Promise<undefined>((r) => setTimeout(r, 3000))]);
+  const closed = await Promise.race([once(session, "close").then(() => Date.now() - t0), new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000))]);
   console.log(`# GOAWAY at ${goawayAt} ms, connection closed at ${closed ?? "never (3 s)"}`);
   assert.ok(goawayAt !== undefined, "GOAWAY sent");
   assert.ok(closed !== undefined, "closed after the grace");
