@@ -27,7 +27,8 @@ export class BigQueryMetadata extends ResourceMeta.define({
   job_id: "string",
   project: "string",
   location: "string?",
-  user_agent: "string",
+  // Optional: flytekit's BigQuery connector (Flyte 1) writes metas without it.
+  user_agent: "string?",
 }) {
   /**
    * The meta comes back from the caller with every get and delete: values BigQuery could not have given create (a
@@ -39,7 +40,7 @@ export class BigQueryMetadata extends ResourceMeta.define({
     // Project ids, also domain-scoped ones (`example.com:my-project`).
     if (!/^[A-Za-z0-9.:_-]{1,128}$/.test(this.project)) throw new Error(`project ${JSON.stringify(this.project.slice(0, 100))} is not a Google Cloud project id`);
     if (this.location != null && !/^[A-Za-z0-9-]{0,64}$/.test(this.location)) throw new Error(`location ${JSON.stringify(this.location.slice(0, 100))} is not a BigQuery location`);
-    if (/[^\u0020-\u007e]/.test(this.user_agent)) throw new Error("user_agent is not a printable ASCII header value");
+    if (/[^\u0020-\u007e]/.test(this.user_agent ?? "")) throw new Error("user_agent is not a printable ASCII header value");
   }
 }
 
@@ -63,6 +64,9 @@ export interface BigQueryConnectorOptions {
 
 /** Job error reasons BigQuery says to retry the whole job for: reported as RETRYABLE_FAILED, so Flyte retries. */
 const RETRYABLE_JOB_REASONS = new Set(["backendError", "internalError", "jobBackendError", "jobInternalError", "rateLimitExceeded"]);
+
+/** The user agent of calls for a job whose meta names none (a meta written by flytekit's connector). */
+const DEFAULT_USER_AGENT = "Flyte";
 
 /** Keys of `custom` that configure the connector; every other key is a `JobConfigurationQuery` field. */
 const CONNECTOR_KEYS = new Set(["ProjectID", "Location", "Domain", "secrets", "configs"]);
@@ -152,7 +156,7 @@ export class BigQueryConnector extends AsyncConnector<BigQueryMetadata> {
   async get({ resourceMeta: meta, secrets, signal }: ResourceRequest<BigQueryMetadata>): Promise<Resource> {
     const logLinks = [consoleLink(meta)];
     const resource = await pollTolerantly(`bigquery:${meta.project}:${meta.job_id}`, async (pollSignal) => {
-      const client = this.#client(meta.project, meta.user_agent, secrets);
+      const client = this.#client(meta.project, meta.user_agent ?? DEFAULT_USER_AGENT, secrets);
       let job: JobMetadata;
       try {
         job = await callBigQuery("jobs.get", this.#callOptions(pollSignal, secrets), async () => (await client.job(meta.job_id, meta.location ? { location: meta.location } : {}).getMetadata())[0] as JobMetadata, (e) => httpStatus(e) === 404);
@@ -167,7 +171,7 @@ export class BigQueryConnector extends AsyncConnector<BigQueryMetadata> {
   }
 
   async delete({ resourceMeta: meta, secrets, signal }: ResourceRequest<BigQueryMetadata>): Promise<void> {
-    const client = this.#client(meta.project, meta.user_agent, secrets);
+    const client = this.#client(meta.project, meta.user_agent ?? DEFAULT_USER_AGENT, secrets);
     try {
       // jobs.cancel answers 200 for a job that is already done; 404 means there is nothing to cancel.
       await callBigQuery("jobs.cancel", this.#callOptions(signal, secrets), () => client.job(meta.job_id, meta.location ? { location: meta.location } : {}).cancel(), (e) => httpStatus(e) === 404);

@@ -8,6 +8,7 @@ import { healthCheck, testClient, type TestClient } from "./client.js";
 
 export { testClient, healthCheck, type TestClient };
 export { spawnService, CLI_BIN, type SpawnedService, type SpawnServiceOptions } from "./spawn.js";
+export { flyte1Client, type Flyte1Client, type Flyte1Template } from "./flyte1.js";
 
 export interface TestService {
   client: TestClient;
