@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ChatCompletionFunctionTool, ChatCompletionMessageFunctionToolCall, ChatCompletionToolMessageParam } from "openai/resources/chat/completions";
 import type { FunctionTool as ResponsesFunctionTool, ResponseFunctionToolCall, ResponseInputItem } from "openai/resources/responses/responses";
-import { Duration, FlyteFile, TaskEnvironment, runLocal, types } from "flyte-connectors";
+import { Duration, FlyteDatetime, FlyteFile, TaskEnvironment, runLocal, types } from "flyte-connectors";
 import { ArgumentError, functionTool, runToolCall } from "./index.js";
 
 const env = new TaskEnvironment({ name: "agent_tools" });
@@ -87,7 +87,8 @@ describe("runToolCall", () => {
   it("runs the task with the model's arguments and answers with a tool message holding its outputs", async () => {
     const message: ChatCompletionToolMessageParam = await runToolCall(tools, call("get_weather", { city: "Lyon", days: 2, unit: "celsius", when: "2026-03-01T09:00:00Z" }));
     assert.deepEqual(message, { role: "tool", tool_call_id: "call_abc123", content: '{"forecast":[20,21],"city":"Lyon"}' });
-    assert.deepEqual(seen.at(-1), new Date("2026-03-01T09:00:00Z"));
+    assert.deepEqual(seen.at(-1), FlyteDatetime.fromISOString("2026-03-01T09:00:00Z"));
+    assert.ok(seen.at(-1) instanceof Date, "still a Date");
   });
 
   it("answers a Responses API function_call with a function_call_output item", async () => {

@@ -6,7 +6,7 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type { LiteralType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
 import { BlobType_BlobDimensionality, SimpleType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
-import { DataFrame, Duration, FlyteDir, FlyteFile, type TypeSpecs } from "flyte-connectors";
+import { DataFrame, Duration, FlyteDatetime, FlyteDir, FlyteFile, type TypeSpecs } from "flyte-connectors";
 
 /** A JSON Schema object. */
 export type JsonSchema = { [key: string]: JsonValue };
@@ -134,8 +134,14 @@ export function fromJsonArgument(t: LiteralType, value: unknown, path: string): 
         case SimpleType.DATETIME: {
           // RFC 3339 date-time, as JSON Schema's "date-time" format: a date, a time and an offset.
           const ok = typeof value === "string" && /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(value);
-          const date = ok ? new Date(value as string) : undefined;
-          return date && !Number.isNaN(date.getTime()) ? date : fail('a date-time such as "2026-01-31T12:00:00Z"');
+          // Exact: fractional digits beyond the millisecond reach the task.
+          let date: FlyteDatetime | undefined;
+          try {
+            date = ok ? FlyteDatetime.fromISOString(value as string) : undefined;
+          } catch {
+            date = undefined;
+          }
+          return date ?? fail('a date-time such as "2026-01-31T12:00:00Z"');
         }
         case SimpleType.DURATION:
           return typeof value === "number" && Number.isFinite(value) ? Duration.fromSeconds(value) : fail("a number of seconds");
