@@ -629,3 +629,49 @@ test("issue 10 #5: transport events: GOAWAY received, session errors, keepalive 
   assert.ok(s.events.some((e) => e.event === "session_error" || e.event === "socket_error"), "a broken connection is an event");
   session.destroy();
 });
+
+// ---------------------------------------------------------------- floods (the conformance suite covers them across clients)
+
+test("rapid reset, PING and SETTINGS floods: the server survives and a probe on another connection keeps answering", async (t) => {
+  const s = await start([method("/test.T/Hang", "unary", () => {})]);
+  t.after(() => s.server.destroy());
+  const p = probe(s.port);
+
+  // Rapid reset (CVE-2023-44487): HEADERS then RST_STREAM, 20,000 times on one connection.
+  const attacker = connect(s.port);
+  for (let i = 0; i < 20_000 && !attacker.destroyed; i++) {
+    try {
+      const stream = attacker.request({ ":method": "POST", ":path": "/test.T/Hang", "content-type": "application/grpc" });
+      stream.on("error", () => {});
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    } catch {
+      break; // the server closed the connection
+    }
+    if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+  }
+  // PING and SETTINGS floods from sockets that never read the acks.
+  const flood = async (frameBytes: Buffer) => {
+    const socket = await rawSocket(s.port);
+    socket.pause();
+    socket.write(PREFACE);
+    const burst = Buffer.concat(Array.from({ length: 1000 }, () => frameBytes));
+    for (let i = 0; i < 100 && !socket.destroyed; i++) {
+      socket.write(burst);
+      await new Promise((r) => setImmediate(r));
+    }
+    return closedWithin(socket, 2000);
+  };
+  const pingClosed = await flood(h2frame(6, 0, 0, Buffer.alloc(8)));
+  const settingsClosed = await flood(h2frame(4, 0, 0));
+  await new Promise((r) => setTimeout(r, 200));
+  const result = await p.stop();
+  attacker.destroy();
+  console.log(`# floods: probe worst ${result.worstMs} ms, ${result.answered} answered, ${result.failed} failed; PING flooder closed: ${pingClosed !== undefined}, SETTINGS flooder closed: ${settingsClosed !== undefined}; leftover calls ${s.server.bufferedRequestBytes} B buffered`);
+  assert.equal(result.failed, 0);
+  assert.ok(result.answered > 5);
+  assert.ok(result.worstMs < 3000, `probe stalled ${result.worstMs} ms`);
+  // After the attacks, a fresh client is served normally.
+  const fresh = connect(s.port);
+  t.after(() => fresh.destroy());
+  assert.equal((await raw(fresh, "/test.T/Ping", frame(Buffer.from("x"))).result).status, "0");
+});
