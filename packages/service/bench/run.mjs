@@ -1,18 +1,23 @@
-// `npm run bench`: the connector service vs a bare node:http2 server answering the same call with a fixed response.
-// Load comes from a separate process: h2load (nghttp2's C load generator) when it is on PATH, else bench/loadgen.mjs
-// (a Node node:http2 client, which needs a core of its own and so flatters the ratio to bare).
-// Usage: node packages/service/bench/run.mjs [--seconds 4] [--levels 1,16,64,256] [--libs] [--loadgen h2load|node]
-//   --libs  also compares servers with trivial handlers: bare, @grpc/grpc-js, @connectrpc/connect-node, the
-//           service's own transport with a trivial handler, and the service with the trivial connector.
+// `npm run bench`: one run, two tables (see BENCHMARKS.md for what each number means).
+//  1. Side by side: the service on its native transport, the service on grpc-js, a bare node:http2 server (fixed
+//     response: the upper bound) and a Python grpc.aio baseline modelled on flyte-sdk's connector server —
+//     GetTask ×64 in flight over 1 and over 4 connections, CreateTask with 1 MiB of inputs (×8 in flight, 1 connection).
+//  2. Latency-bound capacity: a connector whose `get` polls a fake vendor API answering after 200 ms, polled with
+//     1,000 and 10,000 calls in flight over 4 connections: polls/s, % of ideal (in flight / 0.2 s), p50/p99, RSS
+//     peak (VmHWM), event-loop delay p99 in the server process.
+// Load comes from a separate process: h2load (Debian nghttp2-client) when on PATH, else bench/loadgen.mjs.
+// Usage: node packages/service/bench/run.mjs [--seconds 3] [--capacity-seconds 10] [--capacity-levels 1000,10000]
+//        [--only side|capacity] [--servers native,grpc-js,bare,python] [--loadgen h2load|node]
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import {
   CreateTaskRequestSchema,
   CreateTaskResponseSchema,
@@ -25,12 +30,14 @@ const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
 };
-const seconds = Number(arg("seconds", 4));
-const levels = arg("levels", "1,16,64,256").split(",").map(Number);
-const withLibs = process.argv.includes("--libs");
-const onPath = (cmd) => {
+const seconds = Number(arg("seconds", 3));
+const capacitySeconds = Number(arg("capacity-seconds", 10));
+const capacityLevels = arg("capacity-levels", "1000,10000").split(",").map(Number);
+const only = arg("only", "");
+const PYTHON = process.env.PYTHON ?? "/usr/bin/python3";
+const onPath = (cmd, args = ["--version"]) => {
   try {
-    execFileSync(cmd, ["--version"], { stdio: "ignore" });
+    execFileSync(cmd, args, { stdio: "ignore" });
     return true;
   } catch {
     return false;
@@ -39,6 +46,28 @@ const onPath = (cmd) => {
 const loadgen = arg("loadgen", onPath("h2load") ? "h2load" : "node");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "fc-bench-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
+
+// The grpc-js row needs the service's `transport` option (transport/index.ts).
+const distService = here("../dist/service.js");
+const hasGrpcJsTransport = existsSync(distService) && readFileSync(distService, "utf8").includes("createTransport");
+const pythonProblem = onPath(PYTHON, ["-c", "import grpc, google.protobuf"])
+  ? undefined
+  : `${PYTHON} with grpc and protobuf not found (Debian: apt-get install python3-grpcio python3-protobuf; or set PYTHON)`;
+
+const SERVERS = {
+  native: { label: "service, native transport", file: "./servers/service.mjs", env: {} },
+  "grpc-js": { label: "service, grpc-js transport", file: "./servers/service.mjs", env: { TRANSPORT: "grpc-js" }, missing: hasGrpcJsTransport ? undefined : "the service has no `transport` option yet" },
+  bare: { label: "bare node:http2 (fixed response)", file: "./servers/bare.mjs", env: {} },
+  python: { label: "Python grpc.aio (flyte-sdk model)", python: true, env: {}, missing: pythonProblem },
+};
+const serverNames = arg("servers", "native,grpc-js,bare,python").split(",");
+
+const frameOf = (message) => {
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(message.length, 1);
+  Buffer.from(message).copy(frame, 5);
+  return frame;
+};
 
 const getTask = (name, meta) => ({
   path: "/flyteidl2.connector.AsyncConnectorService/GetTask",
@@ -52,44 +81,83 @@ const getTask = (name, meta) => ({
   ),
   response: GetTaskResponseSchema,
 });
-const calls = {
-  "GetTask trivial": getTask("trivial", { id: "job-1" }),
-  "GetTask echo": getTask("echo", { inputs: "" }),
-  "CreateTask echo": {
-    path: "/flyteidl2.connector.AsyncConnectorService/CreateTask",
-    message: toBinary(
-      CreateTaskRequestSchema,
-      create(CreateTaskRequestSchema, {
-        template: { type: "echo", id: { name: "bench" } },
-        outputPrefix: "s3://bucket/shard/run/action/1",
-        taskExecutionMetadata: { namespace: "bench", labels: { a: "b" } },
-      }),
-    ),
-    response: CreateTaskResponseSchema,
-  },
+const stringLiteral = (s) => ({ value: { case: "scalar", value: { value: { case: "primitive", value: { value: { case: "stringValue", value: s } } } } } });
+const createTask1MiB = {
+  path: "/flyteidl2.connector.AsyncConnectorService/CreateTask",
+  message: toBinary(
+    CreateTaskRequestSchema,
+    create(CreateTaskRequestSchema, {
+      inputs: { literals: [{ name: "data", value: stringLiteral("x".repeat(1024 * 1024)) }] },
+      template: {
+        type: "trivial",
+        id: { name: "bench" },
+        interface: { inputs: { variables: [{ key: "data", value: { type: { type: { case: "simple", value: 3 } } } }] } },
+      },
+      outputPrefix: "s3://bucket/shard/run/action/1",
+      taskExecutionMetadata: { namespace: "bench", labels: { a: "b" } },
+    }),
+  ),
+  response: CreateTaskResponseSchema,
 };
-const frameOf = (message) => {
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  Buffer.from(message).copy(frame, 5);
-  return frame;
-};
+const trivialGet = getTask("trivial", { id: "job-1" });
+const vendorGet = getTask("vendor", { id: "job-1" });
 
-const rssMb = (pid) => {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+/** The flyteidl2 descriptors the Python baseline builds its message classes from. */
+function writeDescriptorSet() {
+  const files = [];
+  const seen = new Set();
+  const visit = (file) => {
+    if (seen.has(file.name)) return;
+    seen.add(file.name);
+    for (const dep of file.dependencies) visit(dep);
+    files.push(file.proto);
+  };
+  visit(CreateTaskRequestSchema.file);
+  const out = path.join(tmp, "flyteidl2.fds");
+  writeFileSync(out, toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: files })));
+  return out;
+}
+
+const procStatus = (pid, key) => {
+  const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : NaN;
 };
 
-async function startServer(file, env = {}) {
+async function startNode(file, env) {
   const child = spawn(process.execPath, [here(file)], { stdio: ["ignore", "ignore", "inherit", "ipc"], env: { ...process.env, ...env } });
   const [msg] = await once(child, "message");
+  const ask = async (what) => {
+    child.send(what);
+    const [reply] = await once(child, "message");
+    return reply;
+  };
+  return { child, port: msg.port, prometheusPort: msg.prometheusPort, ask };
+}
+
+let descriptorSet;
+async function startPython(env) {
+  descriptorSet ??= writeDescriptorSet();
+  const child = spawn(PYTHON, [here("./servers/python_aio.py"), descriptorSet], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, ...env } });
+  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  if (first.done) throw new Error("the Python baseline exited before serving");
+  const ask = async (what) => {
+    child.stdin.write(`${what}\n`);
+    return JSON.parse((await lines.next()).value);
+  };
+  return { child, port: JSON.parse(first.value).port, ask };
+}
+
+async function startServer(name, env = {}) {
+  const spec = SERVERS[name];
+  const server = spec.python ? await startPython({ ...spec.env, ...env }) : await startNode(spec.file, { ...spec.env, ...env });
   await new Promise((r) => setTimeout(r, 300));
-  return { child, port: msg.port, prometheusPort: msg.prometheusPort, restRss: rssMb(child.pid) };
+  return server;
 }
 
 async function stopServer(server) {
   server.child.kill();
-  await once(server.child, "exit");
+  if (server.child.exitCode === null && server.child.signalCode === null) await once(server.child, "exit");
 }
 
 /** One call with a Node client: the answer must be grpc-status 0 with a decodable response (h2load only sees HTTP 200). */
@@ -107,10 +175,9 @@ function check(port, call) {
     req.on("error", reject);
     req.on("close", () => {
       session.close();
-      const body = Buffer.concat(chunks);
       if (status !== "0") return reject(new Error(`${call.path} answered grpc-status ${status}: ${message}`));
       try {
-        fromBinary(call.response, body.subarray(5));
+        fromBinary(call.response, Buffer.concat(chunks).subarray(5));
       } catch (error) {
         return reject(new Error(`${call.path}: undecodable response: ${error}`));
       }
@@ -131,18 +198,19 @@ async function serviceFailures(server) {
 
 const quantile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN);
 
-async function loadH2load(port, call, conc) {
+async function loadH2load(port, call, conc, conns, secs) {
   const data = path.join(tmp, "request.bin");
   const log = path.join(tmp, "h2load.log");
   writeFileSync(data, frameOf(call.message));
   rmSync(log, { force: true });
-  const args = ["-D", String(seconds), "--warm-up-time", "1", "-c", "1", "-m", String(conc), "-t", "1", "-d", data];
+  const perConn = Math.ceil(conc / conns);
+  const args = ["-D", String(secs), "--warm-up-time", "1", "-c", String(conns), "-m", String(perConn), "-t", "1", "-d", data];
   args.push("-H", "content-type: application/grpc", "-H", "te: trailers", "-H", "grpc-timeout: 10S", "--log-file", log);
   const child = spawn("h2load", [...args, `http://127.0.0.1:${port}${call.path}`], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   await once(child, "exit");
-  const requests = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
+  const requests = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
   if (!requests) throw new Error(`h2load output not understood:\n${out}`);
   // The log holds the measured requests only (not the warm-up): start µs, HTTP status, µs until the response ended.
   const lat = [];
@@ -152,12 +220,12 @@ async function loadH2load(port, call, conc) {
   }
   lat.sort((a, b) => a - b);
   const succeeded = Number(requests[4]);
-  return { calls: succeeded, errors: Number(requests[5]) + Number(requests[6]), rps: succeeded / seconds, p50ms: quantile(lat, 0.5), p99ms: quantile(lat, 0.99) };
+  return { calls: succeeded, errors: Number(requests[5]) + Number(requests[6]) + Number(requests[7]), rps: succeeded / secs, p50ms: quantile(lat, 0.5), p99ms: quantile(lat, 0.99) };
 }
 
-async function loadNode(port, call, conc) {
+async function loadNode(port, call, conc, conns, secs) {
   const b64 = Buffer.from(call.message).toString("base64");
-  const child = spawn(process.execPath, [here("./loadgen.mjs"), `http://127.0.0.1:${port}`, call.path, b64, String(conc), String(seconds)], {
+  const child = spawn(process.execPath, [here("./loadgen.mjs"), `http://127.0.0.1:${port}`, call.path, b64, String(conc), String(secs), String(conns)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   let out = "";
@@ -166,129 +234,101 @@ async function loadNode(port, call, conc) {
   return JSON.parse(out);
 }
 
-async function load(server, call, conc) {
-  await check(server.port, call);
-  const before = await serviceFailures(server);
-  const result = loadgen === "h2load" ? await loadH2load(server.port, call, conc) : await loadNode(server.port, call, conc);
-  const after = await serviceFailures(server);
-  // The service counts every failed call; bare/library servers only get the pre-check.
-  if (before !== undefined && after !== undefined) result.errors += after - before;
-  result.rss = rssMb(server.child.pid);
-  return result;
-}
-
-async function matrix() {
-  const rows = [];
-  for (const conc of levels) {
-    // The bare server answers every path with the same fixed GetTask response: the upper bound for any call.
-    const bare = await startServer("./servers/bare.mjs");
-    const b = await load(bare, calls["GetTask trivial"], conc);
-    await stopServer(bare);
-    for (const [callName, call] of Object.entries(calls)) {
-      const svc = await startServer("./servers/service.mjs");
-      const s = await load(svc, call, conc);
-      await stopServer(svc);
-      rows.push({ callName, conc, b, s });
-      console.error(`  ${callName} x${conc}: service ${s.rps.toFixed(0)}/s (p99 ${s.p99ms.toFixed(2)} ms), bare ${b.rps.toFixed(0)}/s`);
-    }
+/** One measurement on a fresh server: load, errors (service metrics), RSS peak, event-loop delay p99. */
+async function measure(name, call, conc, conns, secs, env = {}) {
+  const server = await startServer(name, env);
+  try {
+    await check(server.port, call);
+    const before = await serviceFailures(server);
+    await server.ask("reset");
+    const result = loadgen === "h2load" ? await loadH2load(server.port, call, conc, conns, secs) : await loadNode(server.port, call, conc, conns, secs);
+    const stats = server.ask ? await server.ask("stats") : {};
+    const after = await serviceFailures(server);
+    if (before !== undefined && after !== undefined) result.errors += after - before;
+    result.rssPeak = procStatus(server.child.pid, "VmHWM");
+    result.rss = procStatus(server.child.pid, "VmRSS");
+    result.eldP99Ms = stats.eldP99Ms;
+    return result;
+  } finally {
+    await stopServer(server);
   }
-  return rows;
 }
 
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
+const f0 = (n) => (Number.isFinite(n) ? n.toFixed(0) : "–");
+const f1 = (n) => (Number.isFinite(n) ? n.toFixed(1) : "–");
+const f2 = (n) => (Number.isFinite(n) ? n.toFixed(2) : "–");
 
-function healthServing(port) {
-  return new Promise((resolve) => {
-    const session = http2.connect(`http://127.0.0.1:${port}`);
-    session.on("error", () => resolve(false));
-    const req = session.request({ ":method": "POST", ":path": "/grpc.health.v1.Health/Check", "content-type": "application/grpc", te: "trailers" });
-    const chunks = [];
-    req.on("data", (d) => chunks.push(d));
-    req.on("error", () => resolve(false));
-    req.on("close", () => {
-      session.close();
-      const body = Buffer.concat(chunks);
-      resolve(body.length >= 7 && body[5] === 0x08 && body[6] === 0x01);
-    });
-    req.end(Buffer.from([0, 0, 0, 0, 0]));
-  });
-}
-
-async function startup() {
-  const port = await freePort();
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [here("../bin/flyte-connector.js"), "serve", "--port", String(port), "--prometheus-port", "0", "--host", "127.0.0.1"], {
-    stdio: ["ignore", "ignore", "ignore"],
-  });
-  let ms = NaN;
-  for (let i = 0; i < 1000; i++) {
-    if (await healthServing(port)) {
-      ms = performance.now() - t0;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  await new Promise((r) => setTimeout(r, 1000));
-  const rest = rssMb(child.pid);
-  child.kill("SIGTERM");
-  await once(child, "exit");
-  return { ms, rest };
-}
-
-async function libs() {
-  const servers = [
-    ["bare node:http2 (fixed response)", "./servers/bare.mjs"],
-    ["@grpc/grpc-js, trivial handler", "./servers/grpcjs.mjs"],
-    ["@connectrpc/connect-node, trivial handler", "./servers/connect.mjs"],
-    ["service transport (src/transport), trivial handler", "./servers/transport.mjs"],
-    ["the service, trivial connector (info logs, metrics)", "./servers/service.mjs"],
+async function sideBySide() {
+  const scenarios = [
+    { name: "GetTask ×64, 1 conn", call: trivialGet, conc: 64, conns: 1 },
+    { name: "GetTask ×64, 4 conns", call: trivialGet, conc: 64, conns: 4 },
+    { name: "CreateTask 1 MiB ×8, 1 conn", call: createTask1MiB, conc: 8, conns: 1 },
   ];
   const rows = [];
-  for (const [name, file] of servers) {
-    try {
-      readFileSync(here(file));
-    } catch {
+  for (const name of serverNames) {
+    const spec = SERVERS[name];
+    if (spec.missing) {
+      rows.push({ name, missing: spec.missing });
       continue;
     }
-    for (const conc of levels) {
-      const server = await startServer(file);
-      const r = await load(server, calls["GetTask trivial"], conc);
-      await stopServer(server);
-      rows.push({ name, conc, r });
-      console.error(`  ${name} x${conc}: ${r.rps.toFixed(0)}/s`);
+    const cells = [];
+    for (const s of scenarios) {
+      const r = await measure(name, s.call, s.conc, s.conns, seconds);
+      console.error(`  ${spec.label}, ${s.name}: ${f0(r.rps)}/s, p50 ${f2(r.p50ms)} p99 ${f2(r.p99ms)} ms, errors ${r.errors}`);
+      cells.push(r);
+    }
+    rows.push({ name, cells });
+  }
+  console.log(`\nSide by side (${seconds} s per cell after 1 s warm-up; calls/s, p50 / p99 ms, RSS peak MB; GetTask: trivial connector)`);
+  console.log(`| server | ${scenarios.map((s) => s.name).join(" | ")} |\n|---|${scenarios.map(() => "---|").join("")}`);
+  for (const row of rows) {
+    const label = SERVERS[row.name].label;
+    if (row.missing) {
+      console.log(`| ${label} | ${scenarios.map(() => `not measured: ${row.missing}`).join(" | ")} |`);
+      continue;
+    }
+    const cells = row.cells.map((r) => `${f0(r.rps)}, ${f2(r.p50ms)} / ${f2(r.p99ms)}, ${f0(r.rssPeak)} MB${r.errors ? `, **${r.errors} errors**` : ""}`);
+    console.log(`| ${label} | ${cells.join(" | ")} |`);
+  }
+}
+
+async function capacity() {
+  const names = serverNames.filter((n) => n !== "bare");
+  const rows = [];
+  for (const level of capacityLevels) {
+    for (const name of names) {
+      const spec = SERVERS[name];
+      if (spec.missing) {
+        rows.push({ name, level, missing: spec.missing });
+        continue;
+      }
+      const vendor = await startNode("./servers/vendor.mjs", {});
+      try {
+        const r = await measure(name, vendorGet, level, 4, capacitySeconds, { VENDOR_URL: `http://127.0.0.1:${vendor.port}` });
+        r.vendorCpu = undefined;
+        rows.push({ name, level, r });
+        console.error(`  capacity ${spec.label} ×${level}: ${f0(r.rps)}/s (${f0((100 * r.rps * 0.2) / level)} % of ideal), p99 ${f0(r.p99ms)} ms, RSS peak ${f0(r.rssPeak)} MB, eld p99 ${f1(r.eldP99Ms)} ms, errors ${r.errors}`);
+      } finally {
+        await stopServer(vendor);
+      }
     }
   }
-  console.log(`\nGetTask with a trivial handler/connector, ${seconds} s per cell (calls/s, ratio to bare at the same level, p50 / p99 ms, RSS MB after the run)`);
-  console.log(`| server | ${levels.map((c) => `x${c}`).join(" | ")} |\n|---|${levels.map(() => "---|").join("")}`);
-  const bareAt = (conc) => rows.find((row) => row.conc === conc)?.r.rps;
-  for (const name of [...new Set(rows.map((row) => row.name))]) {
-    const cells = levels.map((conc) => {
-      const { r } = rows.find((row) => row.name === name && row.conc === conc);
-      return `${r.rps.toFixed(0)} (${(r.rps / bareAt(conc)).toFixed(2)}) ${r.p50ms.toFixed(2)} / ${r.p99ms.toFixed(2)}, ${r.rss.toFixed(0)} MB${r.errors ? `, ${r.errors} errors` : ""}`;
-    });
-    console.log(`| ${name} | ${cells.join(" | ")} |`);
+  console.log(`\nLatency-bound capacity (${capacitySeconds} s after 1 s warm-up, 4 connections; get polls a fake vendor API answering after 200 ms; ideal = in flight / 0.2 s)`);
+  console.log("| server | in flight | polls/s | % of ideal | p50 / p99 ms | RSS peak MB | event-loop delay p99 ms | errors |");
+  console.log("|---|---|---|---|---|---|---|---|");
+  for (const { name, level, r, missing } of rows) {
+    if (missing) {
+      console.log(`| ${SERVERS[name].label} | ${level} | not measured: ${missing} | | | | | |`);
+      continue;
+    }
+    console.log(`| ${SERVERS[name].label} | ${level} | ${f0(r.rps)} | ${f0((100 * r.rps * 0.2) / level)} % | ${f0(r.p50ms)} / ${f0(r.p99ms)} | ${f0(r.rssPeak)} | ${f1(r.eldP99Ms)} | ${r.errors} |`);
   }
 }
 
 const loadgenText =
   loadgen === "h2load"
-    ? `h2load (${execFileSync("h2load", ["--version"]).toString().trim().split("\n")[0]}; 1 connection, 1 thread)`
-    : "bench/loadgen.mjs (Node node:http2 client, separate process, 1 connection)";
-console.log(`node ${process.version}, ${os.cpus().length} CPUs, ${seconds} s per measurement (+1 s warm-up), load generator: ${loadgenText}`);
-if (withLibs) await libs();
-const st = await startup();
-console.log(`\nStart to health SERVING: ${st.ms.toFixed(0)} ms; RSS at rest: ${st.rest.toFixed(1)} MB`);
-const rows = await matrix();
-console.log(`\n| call | in flight | service calls/s | bare calls/s | ratio | service p50 / p99 ms | bare p50 / p99 ms | p99 ratio | service RSS MB | bare RSS MB | errors |`);
-console.log(`|---|---|---|---|---|---|---|---|---|---|---|`);
-for (const { callName, conc, b, s } of rows) {
-  console.log(
-    `| ${callName} | ${conc} | ${s.rps.toFixed(0)} | ${b.rps.toFixed(0)} | ${(s.rps / b.rps).toFixed(2)} | ${s.p50ms.toFixed(2)} / ${s.p99ms.toFixed(2)} | ${b.p50ms.toFixed(2)} / ${b.p99ms.toFixed(2)} | ${(s.p99ms / b.p99ms).toFixed(2)} | ${s.rss.toFixed(0)} | ${b.rss.toFixed(0)} | ${s.errors}${s.firstError ? ` (${s.firstError})` : ""} |`,
-  );
-}
+    ? `h2load (${execFileSync("h2load", ["--version"]).toString().trim().split("\n")[0]}; 1 thread)`
+    : "bench/loadgen.mjs (Node node:http2 client, separate process)";
+console.log(`node ${process.version}, ${os.cpus().length} CPUs, load generator: ${loadgenText}${pythonProblem ? `; Python baseline skipped: ${pythonProblem}` : ""}`);
+if (only !== "capacity") await sideBySide();
+if (only !== "side") await capacity();

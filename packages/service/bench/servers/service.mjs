@@ -1,7 +1,11 @@
-// The real connector service (built dist) for the benchmark: built-in connectors (echo, sleep) plus a "trivial"
-// connector (get → SUCCEEDED, no outputs), default log level (info) to stdout, metrics on.
+// The real connector service (built dist) for the benchmark: built-in connectors (echo, sleep) plus
+// - "trivial": get → SUCCEEDED, no outputs;
+// - "vendor": get polls a fake vendor API (VENDOR_URL, bench/servers/vendor.mjs) with fetch and reports its state;
+// default log level (info) to stdout, metrics on, every other option at its default.
+// TRANSPORT=grpc-js serves on the grpc-js transport (when the service has the option); WORKER sets --worker.
 import { AsyncConnector, ConnectorRegistry, Phase, ResourceMeta } from "flyte-connectors";
 import { startConnectorService } from "../../dist/index.js";
+import { serveStats } from "./stats.mjs";
 
 class TrivialMeta extends ResourceMeta.define({ id: "string" }) {}
 class TrivialConnector extends AsyncConnector {
@@ -17,15 +21,34 @@ class TrivialConnector extends AsyncConnector {
   async delete() {}
 }
 
-const registry = new ConnectorRegistry().register(new TrivialConnector());
+const vendorUrl = process.env.VENDOR_URL;
+class VendorConnector extends AsyncConnector {
+  name = "Vendor Connector";
+  taskTypeName = "vendor";
+  metadataType = TrivialMeta;
+  async create() {
+    return new TrivialMeta({ id: "job-1" });
+  }
+  async get({ resourceMeta, signal }) {
+    const response = await fetch(`${vendorUrl}/jobs/${resourceMeta.id}`, { signal });
+    const job = await response.json();
+    return { phase: job.state === "succeeded" ? Phase.SUCCEEDED : Phase.RUNNING };
+  }
+  async delete() {}
+}
+
+const registry = new ConnectorRegistry().register(new TrivialConnector()).register(new VendorConnector());
 const handle = await startConnectorService({
   port: 0,
   prometheusPort: 0,
+  connectPort: null,
   host: "127.0.0.1",
   discover: false,
   registry,
   logLevel: process.env.LOG_LEVEL ?? "info",
   ...(process.env.WORKER ? { worker: Number(process.env.WORKER) } : {}),
+  ...(process.env.TRANSPORT ? { transport: process.env.TRANSPORT } : {}),
 });
+serveStats();
 process.send?.({ port: handle.port, prometheusPort: handle.prometheusPort });
 process.on("SIGINT", () => process.exit(0));
