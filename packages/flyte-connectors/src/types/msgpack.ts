@@ -53,15 +53,16 @@ function mapKey(key: unknown): string | number {
   throw new Error(`a msgpack map key must be a string or a number, got ${typeof key}`);
 }
 
-/** Keys (object) or indexes (array) of containers made by `unpack` that held whole floats. */
-const wholeFloats = new WeakMap<object, Set<string | number>>();
+/** Keys (object) or indexes (array) of containers made by `unpack` that held whole floats, with those values. */
+const wholeFloats = new WeakMap<object, Map<string | number, number>>();
 
 /**
  * Whether `container[key]` was decoded from a msgpack float although its value is whole, e.g. `2.0`.
  * True only for the objects and arrays `unpack` returned, while they keep that value.
  */
 export function isWholeFloat(container: object, key: string | number): boolean {
-  return wholeFloats.get(container)?.has(key) ?? false;
+  const keys = wholeFloats.get(container);
+  return keys !== undefined && keys.get(key) === (container as Record<string | number, unknown>)[key];
 }
 
 /** Decodes msgpack bytes; ints beyond ±(2^53 - 1) come back as bigint, all others (and floats) as number. */
@@ -89,8 +90,8 @@ function normalize(value: unknown): unknown {
 function markWholeFloat(container: object, key: string | number, raw: unknown): void {
   if (!(raw instanceof Float64) || !Number.isInteger(raw.value)) return;
   let keys = wholeFloats.get(container);
-  if (!keys) wholeFloats.set(container, (keys = new Set()));
-  keys.add(key);
+  if (!keys) wholeFloats.set(container, (keys = new Map()));
+  keys.set(key, raw.value);
 }
 
 /**

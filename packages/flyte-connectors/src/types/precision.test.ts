@@ -93,9 +93,10 @@ describe("whole floats stay floats", () => {
     const value = (await decodeLiteral(pyMsgpack(withFloat), undefined)) as { a: { b: number[] } };
     assert.deepEqual(value, { a: { b: [1.5, 3] } });
     assert.equal(Buffer.from(bytesOf(await encodeLiteral(value, types.struct.literalType))).toString("hex"), withFloat.toString("hex"));
-    value.a.b[1] = 1.25;
+    value.a.b[1] = 4; // a new whole value is an int again: only the value decoded as a float stays one
     const changed = (await decodeLiteral(await encodeLiteral(value, types.struct.literalType), undefined)) as typeof value;
-    assert.deepEqual(changed.a.b, [1.5, 1.25]);
+    assert.deepEqual(changed.a.b, [1.5, 4]);
+    assert.equal(Buffer.from(bytesOf(await encodeLiteral(value, types.struct.literalType))).at(-1), 0x04, "packed as a fixint");
   });
 
   it("Float64 forces a float in a struct built from scratch", async () => {
