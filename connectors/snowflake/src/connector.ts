@@ -5,6 +5,7 @@ import {
   attemptIdentity,
   AsyncConnector,
   ConnectorError,
+  connectorSecret,
   DataFrame,
   Phase,
   ResourceMeta,
@@ -56,6 +57,11 @@ export class SnowflakeJobMetadata extends ResourceMeta.define({
 export interface SnowflakeConnectorOptions {
   /** Deadline of each HTTP attempt to the SQL API in milliseconds. Default: 8000 (inside the backend's 10 s call deadline). */
   attemptTimeout?: number;
+  /**
+   * SQL API origin for statements whose task names no `connection_kwargs.host` (e.g. a private-link host, or a
+   * local fake in tests); the host in a task's kwargs wins. Default: `https://<account>.snowflakecomputing.com`.
+   */
+  apiEndpoint?: string;
   /** Retries of transient SQL API faults within one call. Default: 2 retries, 200 ms first back-off, 1 s longest. */
   retry?: Omit<RetryOptions, "signal" | "shouldRetry">;
 }
@@ -70,7 +76,11 @@ const AUTH_KWARGS = ["password", "passcode", "token", "authenticator", "private_
  * `GET /api/v2/statements/{handle}`, cancelled by `POST …/cancel`), authenticated per request by a key-pair JWT.
  *
  * Secrets (from the task's `custom.secrets`, as the Python plugin names them): `snowflake_private_key` (PEM),
- * optional `snowflake_private_key_passphrase`.
+ * optional `snowflake_private_key_passphrase`. A call without them (Flyte 1 sends no per-request secrets) uses the
+ * deployment's, found as flytekit's connector finds its key: `connectorSecret("snowflake_private_key")`.
+ *
+ * Settings come from `custom` (flyte-sdk) or `TaskTemplate.config` (flytekit's `SnowflakeTask` writes `user`,
+ * `account`, `database`, `schema`, `warehouse` there); `custom` wins.
  */
 export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
   readonly name = "Snowflake Connector";
@@ -79,16 +89,19 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
   override readonly outputTypes = { results: types.dataframe() };
   readonly #attemptTimeout: number;
   readonly #retry: RetryOptions;
+  readonly #apiEndpoint: string | undefined;
 
   constructor(options: SnowflakeConnectorOptions = {}) {
     super();
     this.#attemptTimeout = options.attemptTimeout ?? 8000;
+    this.#apiEndpoint = options.apiEndpoint;
     this.#retry = { retries: 2, minDelay: 200, maxDelay: 1000, ...options.retry };
   }
 
   async create(request: CreateRequest): Promise<SnowflakeJobMetadata> {
-    const { taskTemplate, custom, inputs, secrets, signal } = request;
-    const config = readConfig(custom);
+    const { taskTemplate, custom, inputs, signal } = request;
+    const secrets = await withDeploymentKey(request.secrets);
+    const config = readConfig({ ...templateConfig(taskTemplate.config), ...custom });
     const statement = taskTemplate.target.case === "sql" ? taskTemplate.target.value.statement : "";
     if (!statement.trim()) throw new ConnectorError("INVALID_ARGUMENT", "The Snowflake task has no SQL statement (TaskTemplate.sql.statement).");
     const bound = bindStatement(statement, inputs, custom["batch"] === true);
@@ -128,7 +141,8 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
     throw submitError(reply);
   }
 
-  async get({ resourceMeta, secrets, signal }: ResourceRequest<SnowflakeJobMetadata>): Promise<Resource> {
+  async get({ resourceMeta, signal, ...request }: ResourceRequest<SnowflakeJobMetadata>): Promise<Resource> {
+    const secrets = await withDeploymentKey(request.secrets);
     const logLinks = [queryLink(resourceMeta.account, resourceMeta.query_id)];
     const resource = await pollTolerantly(`snowflake:${resourceMeta.account}:${resourceMeta.query_id}`, async (pollSignal) => {
       let reply: ApiReply;
@@ -143,8 +157,9 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
     return { ...resource, logLinks };
   }
 
-  async delete({ resourceMeta, secrets, signal }: ResourceRequest<SnowflakeJobMetadata>): Promise<void> {
+  async delete({ resourceMeta, signal, ...request }: ResourceRequest<SnowflakeJobMetadata>): Promise<void> {
     if (!resourceMeta.query_id) return;
+    const secrets = await withDeploymentKey(request.secrets);
     let reply: ApiReply;
     try {
       reply = await cancelStatement(this.#target(resourceMeta, secrets, signal), resourceMeta.query_id);
@@ -161,7 +176,7 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
 
   #target(meta: SnowflakeJobMetadata, secrets: CallContext["secrets"], signal: AbortSignal): ApiTarget {
     return {
-      baseUrl: baseUrlOf(meta.account, (meta.connection_kwargs ?? {}) as JsonObject),
+      baseUrl: baseUrlOf(meta.account, (meta.connection_kwargs ?? {}) as JsonObject, this.#apiEndpoint),
       credentials: credentialsOf(meta.account, meta.user, secrets),
       attemptTimeout: this.#attemptTimeout,
       retry: this.#retry,
@@ -177,6 +192,19 @@ interface SnowflakeSettings {
   schema: string;
   warehouse: string;
   connectionKwargs: JsonObject;
+}
+
+/** `TaskTemplate.config` entries with a value (flytekit writes its SnowflakeConfig there, unset fields empty). */
+function templateConfig(config: Readonly<Record<string, string>>): JsonObject {
+  return Object.fromEntries(Object.entries(config).filter(([, value]) => value !== ""));
+}
+
+/** The deployment's key (and passphrase) where the call carries none: Flyte 1 sends no per-request secrets. */
+async function withDeploymentKey(secrets: CallContext["secrets"]): Promise<CallContext["secrets"]> {
+  if (secrets["snowflake_private_key"]) return secrets;
+  const [privateKey, passphrase] = await Promise.all([connectorSecret("snowflake_private_key"), connectorSecret("snowflake_private_key_passphrase")]);
+  if (!privateKey) return secrets;
+  return { ...secrets, snowflake_private_key: privateKey, ...(passphrase ? { snowflake_private_key_passphrase: passphrase } : {}) };
 }
 
 /** The task's custom config, checked as the Python connector checks it (schema defaults to PUBLIC). */
@@ -234,8 +262,10 @@ function sessionParameters(kwargs: JsonObject): Pick<SubmitBody, "parameters"> {
  * `https://<account>.snowflakecomputing.com`, or what the Python connector's `host`/`port`/`protocol` kwargs say
  * (the way to reach a private-link host or a local fake).
  */
-function baseUrlOf(account: string, kwargs: JsonObject): string {
-  const host = typeof kwargs["host"] === "string" && kwargs["host"] ? kwargs["host"] : `${account.replace(/\.snowflakecomputing\.com$/i, "")}.snowflakecomputing.com`;
+function baseUrlOf(account: string, kwargs: JsonObject, apiEndpoint?: string): string {
+  const named = typeof kwargs["host"] === "string" && kwargs["host"];
+  if (!named && apiEndpoint) return new URL(apiEndpoint).origin;
+  const host = named || `${account.replace(/\.snowflakecomputing\.com$/i, "")}.snowflakecomputing.com`;
   const protocol = kwargs["protocol"] === "http" ? "http" : "https";
   const port = kwargs["port"] === undefined || kwargs["port"] === null ? "" : `:${String(kwargs["port"])}`;
   let url: URL;
@@ -252,7 +282,7 @@ function credentialsOf(account: string, user: string, secrets: CallContext["secr
   if (!privateKey) {
     throw new ConnectorError(
       "FAILED_PRECONDITION",
-      "The Snowflake task has no secret snowflake_private_key: the SQL API needs key-pair authentication (declare the secret on the task).",
+      "The Snowflake task has no secret snowflake_private_key: the SQL API needs key-pair authentication (declare the secret on the task, or give the connector service snowflake_private_key as a deployment secret).",
     );
   }
   return { account, user, privateKey, passphrase: secrets["snowflake_private_key_passphrase"] || undefined };

@@ -5,7 +5,10 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import { ConnectorRegistry, DataFrame, Phase, encodeInputs, runTask, TaskFailedError, types } from "flyte-connectors";
-import { serveForTest, type TestService } from "@flyte-connectors/service/testing";
+import { flyte1Client, serveForTest, type Flyte1Client, type TestService } from "@flyte-connectors/service/testing";
+import { create as createMessage } from "@bufbuild/protobuf";
+import { TaskTemplateSchema } from "@flyte-connectors/flyteidl2/flyteidl2/core/tasks_pb.js";
+import { SimpleType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
 import connectors from "./connectors.js";
 import { SnowflakeConnector, SnowflakeJobMetadata, SnowflakeTask } from "./index.js";
 import { jwtAccount } from "./auth.js";
@@ -625,5 +628,82 @@ describe("account identifiers", () => {
     assert.equal(connectors.length, 1);
     assert.ok(connectors[0] instanceof SnowflakeConnector);
     assert.equal(connectors[0].taskTypeName, "snowflake");
+  });
+});
+
+describe("Flyte 1: flytekit's SnowflakeTask template through the Flyte 1 agent services", () => {
+  // flytekit's SnowflakeTask writes its settings to TaskTemplate.config (not custom) and its connector reads the
+  // key from the deployment (get_connector_secret("snowflake_private_key")); Flyte 1 sends no per-request secrets.
+  let flyte1: TestService;
+  let client: Flyte1Client;
+  const saved = process.env["SNOWFLAKE_PRIVATE_KEY"];
+
+  before(async () => {
+    process.env["SNOWFLAKE_PRIVATE_KEY"] = privatePem;
+    flyte1 = await serveForTest([new SnowflakeConnector({ apiEndpoint: fake.url, attemptTimeout: 2000, retry: { minDelay: 5, maxDelay: 20 } })]);
+    client = flyte1Client(flyte1.handle.port);
+  });
+
+  after(async () => {
+    if (saved === undefined) delete process.env["SNOWFLAKE_PRIVATE_KEY"];
+    else process.env["SNOWFLAKE_PRIVATE_KEY"] = saved;
+    client.close();
+    await flyte1.close();
+  });
+
+  /** As flytekit serializes `SnowflakeTask(query_template=…, task_config=SnowflakeConfig(…), inputs=…, output_schema_type=…)`. */
+  const flytekitTemplate = (statement: string) =>
+    createMessage(TaskTemplateSchema, {
+      id: { resourceType: 1, project: "flytesnacks", domain: "development", name: "wf.sf_task", version: "v1" },
+      type: "snowflake",
+      metadata: { runtime: { type: 1, version: "1.14.3", flavor: "python" } },
+      interface: {
+        inputs: { variables: [{ key: "min_age", value: { type: { type: { case: "simple", value: SimpleType.INTEGER } } } }] },
+        outputs: { variables: [{ key: "results", value: { type: { type: { case: "structuredDatasetType", value: { format: "" } } } } }] },
+      },
+      config: { user: USER, account: ACCOUNT, database: "ANALYTICS", schema: "PUBLIC", warehouse: "COMPUTE_WH", table: "" },
+      target: { case: "sql", value: { statement, dialect: 1 } },
+    });
+
+  test("create → get → delete with settings from TaskTemplate.config and the deployment's key", async () => {
+    const inputs = await encodeInputs({ min_age: 30 }, { min_age: types.int });
+    const { resourceMeta } = await client.createTask({
+      template: flytekitTemplate("SELECT name FROM flyte1_users WHERE age >= %(min_age)s"),
+      inputs: Object.fromEntries(inputs.literals.map((named) => [named.name, named.value!])),
+      outputPrefix: "s3://bucket/metadata/propeller/f1/n0/data/0",
+    });
+    const statement = fake.statementWith("flyte1_users");
+    assert.deepEqual(statement.body, {
+      statement: "SELECT name FROM flyte1_users WHERE age >= ?",
+      database: "ANALYTICS",
+      schema: "PUBLIC",
+      warehouse: "COMPUTE_WH",
+      bindings: { "1": { type: "FIXED", value: "30" } },
+    });
+    let resource;
+    for (let i = 0; i < 5 && resource?.phase !== Phase.SUCCEEDED; i++) resource = (await client.getTask("snowflake", resourceMeta)).resource;
+    assert.equal(resource?.phase, Phase.SUCCEEDED);
+    const results = resource?.outputs?.literals["results"];
+    const scalar = results?.value.case === "scalar" ? results.value.value : undefined;
+    // flytekit's Snowflake DataFrame reader splits the uri on "/", "://" and ":" (so flyte-sdk's
+    // snowflake://user/account/… and flytekit's snowflake://user:account/… read the same).
+    const uri = scalar?.value.case === "structuredDataset" ? scalar.value.value.uri : "";
+    assert.deepEqual(uri.split(/\/|:\/\/|:/), ["snowflake", USER, ACCOUNT, "COMPUTE_WH", "ANALYTICS", "PUBLIC", statement.handle]);
+    await client.deleteTask("snowflake", resourceMeta);
+  });
+
+  test("a meta written by flytekit's connector (no connection_kwargs) is polled and cancelled", async () => {
+    const inputs = await encodeInputs({ min_age: 1 }, { min_age: types.int });
+    const { resourceMeta } = await client.createTask({
+      template: flytekitTemplate("SELECT 1 FROM flyte1_forever WHERE %(min_age)s > 0 -- FOREVER"),
+      inputs: Object.fromEntries(inputs.literals.map((named) => [named.name, named.value!])),
+    });
+    const { query_id } = meta(resourceMeta) as { query_id: string };
+    const flytekitMeta = new TextEncoder().encode(
+      JSON.stringify({ user: USER, account: ACCOUNT, database: "ANALYTICS", schema: "PUBLIC", warehouse: "COMPUTE_WH", query_id, has_output: false }),
+    );
+    assert.equal((await client.getTask("snowflake", flytekitMeta)).resource?.phase, Phase.RUNNING);
+    await client.deleteTask("snowflake", flytekitMeta);
+    assert.equal(fake.statements.get(query_id)?.cancels, 1);
   });
 });
