@@ -10,7 +10,8 @@ import { registerImageCommand } from "./image/command.js";
 import { registerRunCommand } from "./run/command.js";
 import { registerInitCommand } from "./scaffold/command.js";
 import { connectorTable, servedConnector } from "./table.js";
-import { MAX_TIMER_MS } from "./transport/server.js";
+import { DEFAULT_MAX_BUFFERED_REQUEST_BYTES, DEFAULT_MAX_RECEIVE_MESSAGE_BYTES, MAX_TIMER_MS } from "./transport/server.js";
+import { DEFAULT_TRANSPORT, TRANSPORT_KINDS, type TransportKind } from "./transport/index.js";
 
 function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -51,6 +52,10 @@ interface ServeFlags extends LoadFlags {
   gracePeriod: number;
   maxReceiveSize: number;
   maxConnectionAge: number;
+  maxConnectionAgeGrace?: number;
+  maxConnectionIdle: number;
+  maxRequestMemory: number;
+  transport: TransportKind;
   logLevel: string;
   allowLocalFiles?: boolean;
 }
@@ -87,6 +92,11 @@ async function serve(flags: ServeFlags): Promise<void> {
       gracePeriodMs: flags.gracePeriod * 1000,
       maxReceiveMessageBytes: flags.maxReceiveSize,
       maxConnectionAgeMs: flags.maxConnectionAge * 1000,
+      // Unset: the grace period (the service's default).
+      ...(flags.maxConnectionAgeGrace !== undefined ? { maxConnectionAgeGraceMs: flags.maxConnectionAgeGrace * 1000 } : {}),
+      maxConnectionIdleMs: flags.maxConnectionIdle * 1000,
+      maxBufferedRequestBytes: flags.maxRequestMemory,
+      transport: flags.transport,
       logLevel: flags.logLevel,
       allowLocalFiles: flags.allowLocalFiles ?? false,
       ...(flags.tlsCert && flags.tlsKey ? { tls: readTlsFiles(flags.tlsCert, flags.tlsKey) } : {}),
@@ -168,7 +178,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option("--tls-key <file>", "PEM private key (with --tls-cert)")
     .option("--grace-period <seconds>", "on SIGTERM/SIGINT, how long calls in flight may take to finish", integer("--grace-period", 0, MAX_TIMER_SECONDS), 30)
     .option("--max-connection-age <seconds>", "send GOAWAY on each connection after this long (±10%), so clients re-resolve and reach new replicas (0: never)", integer("--max-connection-age", 0, MAX_TIMER_SECONDS), 0)
-    .option("--max-receive-size <bytes>", "largest request message accepted", integer("--max-receive-size", 1024), 64 * 1024 * 1024)
+    .option("--max-connection-age-grace <seconds>", "after the --max-connection-age GOAWAY, how long calls still open may take before the connection is closed (their streams reset with CANCEL, which clients retry) (default: --grace-period)", integer("--max-connection-age-grace", 0, MAX_TIMER_SECONDS))
+    // Off by default: the backend keeps one connection per pod and polls on it all the time; closing it when idle
+    // only makes the next call reconnect (grpc-go's MaxConnectionIdle is off by default too).
+    .option("--max-connection-idle <seconds>", "send GOAWAY on a connection without calls for this long (0: never; the backend reuses one connection, so closing idle ones only costs reconnects)", integer("--max-connection-idle", 0, MAX_TIMER_SECONDS), 0)
+    .option("--max-receive-size <bytes>", "largest request message accepted", integer("--max-receive-size", 1024), DEFAULT_MAX_RECEIVE_MESSAGE_BYTES)
+    .option("--max-request-memory <bytes>", "request bytes all calls together may hold before new data is refused with RESOURCE_EXHAUSTED (native transport)", integer("--max-request-memory", 1024), DEFAULT_MAX_BUFFERED_REQUEST_BYTES)
+    .addOption(new Option("--transport <kind>", "gRPC server implementation: native (node:http2) or grpc-js (@grpc/grpc-js)").choices(TRANSPORT_KINDS).default(DEFAULT_TRANSPORT))
     .option("--allow-local-files", "read offloaded literals at local paths / file:// URIs for callers (off: a caller cannot make the service read its own disk)")
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"));
   addLoadOptions(serveCommand).action((flags: ServeFlags) => serve(flags));

@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, Registry, collectDefaultMetrics, type MetricValue } from "prom-client";
+import { TRANSPORT_EVENT_NAMES } from "./transport/events.js";
 
 /**
  * The operation label values, as the Python services name them (plus the RPCs Python does not count); "do" is
@@ -17,6 +18,8 @@ export class ServiceMetrics {
   readonly inputBytes: CountSumSummary<"task_type">;
   /** Connector calls still running when their deadline passed or their caller cancelled (see ConnectorLimits). */
   readonly overdue: Counter<"task_type" | "operation">;
+  /** Transport events (refused streams, connection errors, GOAWAYs, …) by name: what request metrics never see. */
+  readonly transportEvents: Counter<"event">;
 
   constructor() {
     const registers = [this.registry];
@@ -38,6 +41,14 @@ export class ServiceMetrics {
       labelNames: ["task_type", "operation"],
       registers,
     });
+    this.transportEvents = new Counter({
+      name: "flyte_connector_transport_events_total",
+      help: "Events below the calls on the gRPC transport: refused streams, session and socket errors, GOAWAYs sent and received, connections closed for age or idleness, handshake timeouts, request budget refusals, calls reset at shutdown",
+      labelNames: ["event"],
+      registers,
+    });
+    // Every event name from the start (0), so a rate() over a name that has not happened yet is 0, not absent.
+    for (const event of TRANSPORT_EVENT_NAMES) this.transportEvents.inc({ event }, 0);
     this.latency = new CountSumSummary("flyte_connector_request_latency_seconds", "Time spent processing connector request", ["task_type", "operation"]);
     this.inputBytes = new CountSumSummary("flyte_connector_input_literal_bytes", "Size of input literal", ["task_type"]);
     this.registry.registerMetric(this.latency as never);

@@ -9,7 +9,9 @@ import { ConnectorLimits } from "./limiter.js";
 import { listenOn } from "./listen-error.js";
 import { loadConnectors, ModuleLoadError, type LoadFailure } from "./loader.js";
 import { ServiceMetrics, startMetricsServer } from "./metrics.js";
-import { GrpcServer, MAX_TIMER_MS } from "./transport/server.js";
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_REQUEST_BYTES, DEFAULT_MAX_RECEIVE_MESSAGE_BYTES, MAX_TIMER_MS } from "./transport/server.js";
+import { TransportEventLog } from "./transport/events.js";
+import { createTransport, DEFAULT_TRANSPORT, type TransportKind } from "./transport/index.js";
 import { ConnectServer } from "./transport/connect.js";
 import { servedConnector, type ServedConnector } from "./table.js";
 
@@ -29,13 +31,32 @@ export interface ConnectorServiceOptions {
   connectPort?: number | null;
   /** PEM certificate chain and private key (contents, not paths): serve TLS instead of cleartext h2c. Default: cleartext. */
   tls?: { cert: string | Buffer; key: string | Buffer };
-  /** Largest request message accepted, in bytes. Default: 64 MiB. */
+  /**
+   * gRPC server implementation: "native" (node:http2, transport/server.ts) or "grpc-js" (@grpc/grpc-js). Both serve
+   * the same handlers, metrics and logs. Default: "native".
+   */
+  transport?: TransportKind;
+  /** Largest request message accepted, in bytes. Default: 16 MiB (DEFAULT_MAX_RECEIVE_MESSAGE_BYTES). */
   maxReceiveMessageBytes?: number;
   /**
    * GOAWAY on each connection after this many ms (±10%): clients reconnect and re-resolve, so replicas added by a
    * scale-up get calls. 0: never. Default: 0.
    */
   maxConnectionAgeMs?: number;
+  /**
+   * After a connection's max-age GOAWAY, how long its calls still open may take before the connection is closed
+   * hard (their streams reset with CANCEL, which clients retry). Default: `gracePeriodMs`.
+   */
+  maxConnectionAgeGraceMs?: number;
+  /** GOAWAY on a connection without calls for this many ms (grpc-go's MaxConnectionIdle). 0: never. Default: 0. */
+  maxConnectionIdleMs?: number;
+  /**
+   * Native transport only: request bytes all calls together may hold before new data is refused with
+   * RESOURCE_EXHAUSTED. Default: 64 MiB (DEFAULT_MAX_BUFFERED_REQUEST_BYTES).
+   */
+  maxBufferedRequestBytes?: number;
+  /** Native transport only: ms a new connection has to finish its TLS and HTTP/2 handshake. 0: never. Default: 10000. */
+  handshakeTimeoutMs?: number;
   /**
    * Most connector calls (CreateTask, GetTask, DeleteTask, GetTaskMetrics; GetTaskLogs while the connector
    * produces a page, not while the stream waits for the client to read) running at once over all connectors; more
@@ -156,11 +177,21 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
     for (const service of HEALTH_SERVICES) health.setStatus(service, status);
   };
 
-  const server = new GrpcServer({
-    maxReceiveMessageBytes: opts.maxReceiveMessageBytes ?? 64 * 1024 * 1024,
+  const maxReceiveMessageBytes = opts.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_MESSAGE_BYTES;
+  const gracePeriodMs = Math.min(Math.max(0, opts.gracePeriodMs ?? 30_000), MAX_TIMER_MS);
+  // Refused streams, connection errors, GOAWAYs: counted, and logged at most once per name per 10 s.
+  const transportEvents = new TransportEventLog({ count: (event) => metrics.transportEvents.inc({ event }), logger });
+  const transport = opts.transport ?? DEFAULT_TRANSPORT;
+  const server = createTransport(transport, {
+    maxReceiveMessageBytes,
     tls: opts.tls,
     maxConnectionAgeMs: opts.maxConnectionAgeMs ?? 0,
+    maxConnectionAgeGraceMs: opts.maxConnectionAgeGraceMs ?? gracePeriodMs,
+    maxConnectionIdleMs: opts.maxConnectionIdleMs ?? 0,
+    maxBufferedRequestBytes: opts.maxBufferedRequestBytes ?? DEFAULT_MAX_BUFFERED_REQUEST_BYTES,
+    handshakeTimeoutMs: opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     onHandlerError: (error, path) => logger.error({ err: error, path }, "unexpected error in the gRPC transport"),
+    onEvent: transportEvents.record,
   });
   for (const method of methodDefinitions(AsyncConnectorService, asyncConnectorHandlers(ctx))) server.add(method);
   for (const method of methodDefinitions(ConnectorMetadataService, metadataHandlers(ctx))) server.add(method);
@@ -178,7 +209,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   try {
     if (opts.connectPort !== null) {
       connect = new ConnectServer({
-        maxReceiveMessageBytes: opts.maxReceiveMessageBytes ?? 64 * 1024 * 1024,
+        maxReceiveMessageBytes,
         tls: opts.tls,
         healthy: () => serving,
         onHandlerError: (error, path) => logger.error({ err: error, path }, "unexpected error in the Connect transport"),
@@ -218,7 +249,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
     throw new ModuleLoadError(required);
   }
   for (const failure of failures) logger.error({ source: failure.source, error: failure.error }, "connector module skipped");
-  logger.info({ port, connectPort, prometheusPort: metricsServer?.port, tls: Boolean(opts.tls), connectors: served.map((c) => `${c.taskType}@${c.version}`) }, "serving");
+  logger.info({ port, connectPort, prometheusPort: metricsServer?.port, tls: Boolean(opts.tls), transport, connectors: served.map((c) => `${c.taskType}@${c.version}`) }, "serving");
 
   // The registry is complete now: the task types served bound the metrics' task_type label.
   const servedRegistry = opts.dispatcher ? (opts.dispatcher as { registry?: ConnectorRegistry }).registry : registry;
@@ -239,6 +270,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
     health.endWatches();
     server.destroy();
     connect?.destroy();
+    transportEvents.flush();
     await shutdownMetrics();
   };
   const close = (closeOptions: { gracePeriodMs?: number } = {}) => {
@@ -267,6 +299,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
       await Promise.race([sessionsClosed, new Promise((resolve) => setTimeout(resolve, 500).unref())]);
       server.destroy();
       connect?.destroy();
+      transportEvents.flush();
       await shutdownMetrics();
       logger.info("stopped");
     })();

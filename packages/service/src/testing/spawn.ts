@@ -1,6 +1,7 @@
 // Starts `flyte-connector serve` as a real process for tests and waits for its "serving" line.
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { testTransportArgs } from "./transport.js";
 
 /** The CLI's entry point in this package. */
 export const CLI_BIN = fileURLToPath(new URL("../../bin/flyte-connector.js", import.meta.url));
@@ -29,9 +30,11 @@ export interface SpawnServiceOptions {
 
 /**
  * Spawns the CLI (`node bin/flyte-connector.js ...args`, or `options.command ...args`) and resolves once it prints its
- * serving line; rejects with its stderr if it exits first.
+ * serving line; rejects with its stderr if it exits first. A `serve` without `--transport` gets the one
+ * `FLYTE_CONNECTOR_TEST_TRANSPORT` names (the suite runs once per transport).
  */
-export async function spawnService(args: readonly string[], options: SpawnServiceOptions = {}): Promise<SpawnedService> {
+export async function spawnService(given: readonly string[], options: SpawnServiceOptions = {}): Promise<SpawnedService> {
+  const args = given[0] === "serve" && !given.some((arg) => arg === "--transport" || arg.startsWith("--transport=")) ? [...given, ...testTransportArgs()] : given;
   const [command, argv] = options.command ? [options.command, [...args]] : [process.execPath, [CLI_BIN, ...args]];
   const child = spawn(command, argv, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
