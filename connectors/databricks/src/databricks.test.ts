@@ -99,7 +99,7 @@ async function handle(request: IncomingMessage, response: ServerResponse) {
       job_id: run.job_id,
       run_id: run.run_id,
       run_name: run.body["run_name"],
-      run_page_url: `https://fake.cloud.databricks.com/?o=1#job/${run.job_id}/run/${run.run_id}`,
+      run_page_url: `https://dbc-test.example.com/?o=1#job/${run.job_id}/run/${run.run_id}`,
       state: runState(run),
     });
   }
@@ -213,7 +213,7 @@ describe("Databricks connector through the gRPC service", () => {
     phases.push(resource.phase);
     while (resource.phase !== Phase.SUCCEEDED && phases.length < 10) phases.push((resource = await get(meta)).phase);
     assert.deepEqual(phases, [Phase.INITIALIZING, Phase.RUNNING, Phase.SUCCEEDED]);
-    assert.deepEqual(resource.logLinks.map((l) => [l.name, l.uri]), [["Databricks Console", `https://fake.cloud.databricks.com/?o=1#job/${run.job_id}/run/${run.run_id}`]]);
+    assert.deepEqual(resource.logLinks.map((l) => [l.name, l.uri]), [["Databricks Console", `https://dbc-test.example.com/?o=1#job/${run.job_id}/run/${run.run_id}`]]);
     assert.equal(resource.outputs, undefined, "outputs are written by the Python entrypoint, as with the Python connector");
   });
 

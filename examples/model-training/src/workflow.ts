@@ -13,7 +13,7 @@ export const env = new TaskEnvironment({ name: "hello_world", resources: { memor
 /** The connector task; the endpoint of the training service comes from MODEL_TRAIN_ENDPOINT. */
 export const modelTrainTask = new ModelTrainTask({
   name: "model_train",
-  endpoint: process.env["MODEL_TRAIN_ENDPOINT"] ?? "https://example-mltrain.com/train",
+  endpoint: process.env["MODEL_TRAIN_ENDPOINT"] ?? "https://mltrain.example.com/train",
 });
 
 // Outputs are named o0, as Python names a function's single return value, so the interfaces match flyte-sdk's.

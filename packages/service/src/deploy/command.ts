@@ -1,10 +1,10 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { MANIFEST_DEFAULTS, renderManifests, type ManifestOptions } from "./manifests.js";
+import { IMAGE_REQUIRED, MANIFEST_DEFAULTS, renderManifests, type ManifestOptions } from "./manifests.js";
 
 interface ManifestFlags {
   name: string;
   namespace: string;
-  image: string;
+  image?: string;
   imagePullPolicy: "Always" | "IfNotPresent" | "Never";
   replicas: number;
   port: number;
@@ -114,6 +114,8 @@ function toOptions(flags: ManifestFlags): ManifestOptions {
     if (flags.requestsCpu === "none") throw new InvalidArgumentError("--hpa-max scales on CPU utilisation, which needs a CPU request: drop --requests-cpu none.");
     autoscaling = { minReplicas, maxReplicas: flags.hpaMax, targetCPUUtilizationPercentage: flags.hpaCpu ?? MANIFEST_DEFAULTS.hpaCpuPercent };
   }
+  // Checked after the other flags, so a mistake in them is named even before an image is chosen.
+  if (!flags.image) throw new InvalidArgumentError(IMAGE_REQUIRED);
   const extraArgs = [...(flags.worker !== undefined ? ["--worker", String(flags.worker)] : []), ...(flags.logLevel !== undefined ? ["--log-level", flags.logLevel] : []), ...flags.serveArg];
   return {
     name: flags.name,
@@ -148,7 +150,7 @@ export function registerManifestsCommand(program: Command): void {
     .description("print Kubernetes manifests (ServiceAccount, Deployment, headless Service, PodDisruptionBudget, HPA, ServiceMonitor) for the service")
     .option("--name <name>", "name of every object", dnsLabel("--name"), d.name)
     .option("--namespace <namespace>", "namespace of every object", dnsLabel("--namespace"), d.namespace)
-    .option("--image <image>", "container image (its ENTRYPOINT: flyte-connector serve)", imageReference, d.image)
+    .option("--image <image>", "container image with your connectors (its ENTRYPOINT: flyte-connector serve); required: none is published", imageReference)
     .addOption(new Option("--image-pull-policy <policy>", "image pull policy").choices(["Always", "IfNotPresent", "Never"]).default(d.imagePullPolicy))
     .option("--replicas <n>", "pods (without an autoscaler)", integer("--replicas", 1, 1000), d.replicas)
     .option("--port <port>", "gRPC port", integer("--port", 1, 65535), d.port)

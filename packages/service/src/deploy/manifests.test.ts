@@ -17,7 +17,7 @@ import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { Secret, Service, ServiceAccount } from "kubernetes-models/v1";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
-import { DEFAULT_IMAGE, MANIFEST_DEFAULTS } from "./manifests.js";
+import { LOCAL_IMAGE, MANIFEST_DEFAULTS } from "./manifests.js";
 import { healthCheck, testClient } from "../testing/client.js";
 import { CLI_BIN as bin, spawnService } from "../testing/spawn.js";
 
@@ -55,8 +55,14 @@ function validateAll(objects: Obj[]): void {
   }
 }
 
+/** The image the tests name (no image is published, so `manifests` and the chart require one). */
+const TEST_REPOSITORY = "registry.example.com/team/connectors";
+const TEST_IMAGE = `${TEST_REPOSITORY}:1.0.0`;
+
+/** `flyte-connector manifests ...args`, with `--image TEST_IMAGE` unless args name one. */
 async function manifests(...args: string[]): Promise<Obj[]> {
-  const { stdout } = await run(process.execPath, [bin, "manifests", ...args]);
+  const image = args.includes("--image") ? [] : ["--image", TEST_IMAGE];
+  const { stdout } = await run(process.execPath, [bin, "manifests", ...image, ...args]);
   const objects = parseStream(stdout);
   validateAll(objects);
   return objects;
@@ -88,8 +94,7 @@ test("manifests: defaults give a valid ServiceAccount, Deployment and headless S
 
   const [container, ...others] = pod.spec.containers;
   assert.equal(others.length, 0);
-  assert.equal(container.image, DEFAULT_IMAGE);
-  assert.match(DEFAULT_IMAGE, /^ghcr\.io\/flyteorg\/flyte-connectors-ts:\d+\.\d+\.\d+/);
+  assert.equal(container.image, TEST_IMAGE);
   assert.equal(container.command, undefined, "the image's ENTRYPOINT (flyte-connector serve) runs");
   assert.deepEqual(container.args, ["--port", "8000", "--prometheus-port", "9090", "--connect-port", "8090", "--grace-period", "30", "--max-connection-age", "300"]);
   assert.deepEqual(container.ports.map((p: any) => [p.name, p.containerPort]), [["grpc", 8000], ["metrics", 9090], ["connect", 8090]]);
@@ -215,6 +220,7 @@ test("manifests: bad flags are refused with a message naming the problem", async
     [["--env", "NOEQUALS"], /--env must be NAME=VALUE/],
     [["--secret", "Bad Name"], /--secret must be a Secret name/],
     [["--image", ""], /--image must be an image reference/],
+    [["--image", "ghcr.io/x/y:1", "--image", "two words"], /--image must be an image reference/],
     [["--serve-arg=--port=9000"], /--serve-arg --port=9000: use --port of `manifests` itself/],
     [["--serve-arg=--connect_port=9000"], /--serve-arg --connect_port=9000: use --connect-port of `manifests` itself/],
     [["--connect-port", "8000"], /--connect-port must differ/],
@@ -222,7 +228,7 @@ test("manifests: bad flags are refused with a message naming the problem", async
   ];
   await Promise.all(
     cases.map(async ([args, message]) => {
-      const failed = await run(process.execPath, [bin, "manifests", ...args]).then(
+      const failed = await run(process.execPath, [bin, "manifests", "--image", TEST_IMAGE, ...args]).then(
         () => assert.fail(`accepted ${args.join(" ")}`),
         (e: { code: number; stdout: string; stderr: string }) => e,
       );
@@ -238,7 +244,7 @@ test("chart values.yaml defaults are the CLI defaults", () => {
   const values = parse(readFileSync(join(chartDir, "values.yaml"), "utf8"));
   const chart = parse(readFileSync(join(chartDir, "Chart.yaml"), "utf8"));
   const d = MANIFEST_DEFAULTS;
-  assert.equal(`${values.image.repository}:${values.image.tag || chart.appVersion}`, d.image);
+  assert.equal(values.image.repository, "", "no default image: this project publishes none");
   assert.equal(chart.appVersion, JSON.parse(readFileSync(fileURLToPath(new URL("../../package.json", import.meta.url)), "utf8")).version, "chart appVersion = package version");
   assert.equal(values.image.pullPolicy, d.imagePullPolicy);
   assert.equal(values.replicaCount, d.replicas);
@@ -290,7 +296,8 @@ async function helmTemplate(release: string, namespace: string, values: object):
   const dir = mkdtempSync(join(tmpdir(), "flyte-connector-chart-"));
   try {
     const file = join(dir, "values.json");
-    writeFileSync(file, JSON.stringify(values)); // JSON is YAML
+    // The tests' image unless the values name one: the chart requires image.repository.
+    writeFileSync(file, JSON.stringify({ image: { repository: TEST_REPOSITORY, tag: "1.0.0" }, ...values })); // JSON is YAML
     const { stdout } = await run(helm!, ["template", release, chartDir, "--namespace", namespace, "--values", file]);
     const objects = parseStream(stdout);
     validateAll(objects);
@@ -346,4 +353,33 @@ test("chart: connectorSecret.secretData creates the Secret and mounts it as the 
     (e: Error) => e.message,
   );
   assert.match(both, /set secretData or existingSecret, not both/);
+});
+
+test("no invented image: manifests without --image is a one-line error saying how to get one (kind/minikube too)", async () => {
+  const failed = await run(process.execPath, [bin, "manifests"]).then(
+    () => assert.fail("manifests printed objects without an image"),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+  assert.equal(failed.code, 1);
+  assert.equal(failed.stdout, "");
+  assert.equal(failed.stderr.trim().split("\n").length, 1, failed.stderr);
+  assert.match(failed.stderr, /^error: --image is required: .*publishes none.*docker build.*kind load docker-image flyte-connectors:\d+\.\d+\.\d+/);
+  assert.match(LOCAL_IMAGE, /^flyte-connectors:\d+\.\d+\.\d+$/, "the local name is not under any registry or organisation");
+  const kind = one(await manifests("--image", LOCAL_IMAGE, "--image-pull-policy", "Never"), "Deployment").spec.template.spec.containers[0];
+  assert.deepEqual([kind.image, kind.imagePullPolicy], [LOCAL_IMAGE, "Never"]);
+});
+
+test("chart: without image.repository rendering fails naming the value", { skip: noHelm }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "flyte-connector-chart-"));
+  try {
+    const rendered = await run(helm!, ["template", "flyte-connector", chartDir, "--namespace", "flyte"]).then(
+      () => "rendered",
+      (e: { stderr: string }) => e.stderr,
+    );
+    assert.match(rendered, /image\.repository is required/);
+    const chart = parse(readFileSync(join(chartDir, "Chart.yaml"), "utf8")) as Record<string, unknown>;
+    assert.ok(!JSON.stringify(chart).includes("flyte-connectors-ts"), "no invented repository URL in Chart.yaml");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

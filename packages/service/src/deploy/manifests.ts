@@ -8,8 +8,18 @@ import type { PodDisruptionBudget } from "kubernetes-types/policy/v1.js";
 
 const packageVersion = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
-/** Image the manifests run unless `--image` says otherwise: the name the docs give the root Dockerfile's image (not published by this repository), tagged with this package's version. */
-export const DEFAULT_IMAGE = `ghcr.io/flyteorg/flyte-connectors-ts:${packageVersion}`;
+/**
+ * The name the docs give an image built locally from the root Dockerfile (`docker build -t flyte-connectors:<version> .`)
+ * for kind or minikube, where it is loaded into the cluster, never pulled. Not a default: this project publishes no
+ * image, so the manifests run only the image their user names.
+ */
+export const LOCAL_IMAGE = `flyte-connectors:${packageVersion}`;
+
+/** Why the manifests need an image, and how to get one: the error of `manifests` without `--image`. */
+export const IMAGE_REQUIRED =
+  "--image is required: the image with your connectors installed (its ENTRYPOINT flyte-connector serve). This project publishes none: " +
+  `build the repository's Dockerfile and push it (docker build -t <registry>/<name>:<tag> .), or, for kind/minikube, build it as ${LOCAL_IMAGE}, ` +
+  `load it (kind load docker-image ${LOCAL_IMAGE}) and pass --image ${LOCAL_IMAGE} --image-pull-policy Never. See docs/deploy.md.`;
 
 /** Where a connector Secret's keys appear as files (as in flyteorg/flyte's charts/flyteconnector). */
 export const SECRET_MOUNT_PATH = "/etc/secrets";
@@ -28,8 +38,8 @@ export interface ManifestOptions {
   name?: string;
   /** Namespace of every object. Default `flyte`. */
   namespace?: string;
-  /** Container image; its ENTRYPOINT must be `flyte-connector serve` (the args are serve flags). Default {@link DEFAULT_IMAGE}. */
-  image?: string;
+  /** Container image with the connectors installed; its ENTRYPOINT must be `flyte-connector serve` (the args are serve flags). Required: no image is published (see {@link LOCAL_IMAGE}). */
+  image: string;
   /** Default `IfNotPresent`. */
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
   /** Pods when no autoscaler is set. Default 1. */
@@ -79,7 +89,6 @@ export interface ManifestOptions {
 export const MANIFEST_DEFAULTS = {
   name: "flyte-connector",
   namespace: "flyte",
-  image: DEFAULT_IMAGE,
   imagePullPolicy: "IfNotPresent",
   replicas: 1,
   port: 8000,
@@ -130,7 +139,7 @@ function resources(options: ManifestOptions): ResourceRequirements {
 }
 
 /** Builds the objects, in the order `kubectl apply` should create them. */
-export function buildManifests(options: ManifestOptions = {}): Manifest[] {
+export function buildManifests(options: ManifestOptions): Manifest[] {
   const name = options.name ?? MANIFEST_DEFAULTS.name;
   const namespace = options.namespace ?? MANIFEST_DEFAULTS.namespace;
   const port = options.port ?? MANIFEST_DEFAULTS.port;
@@ -155,7 +164,7 @@ export function buildManifests(options: ManifestOptions = {}): Manifest[] {
   }
   const container: Container = {
     name: "connector",
-    image: options.image ?? MANIFEST_DEFAULTS.image,
+    image: options.image,
     imagePullPolicy: options.imagePullPolicy ?? MANIFEST_DEFAULTS.imagePullPolicy,
     // The image's ENTRYPOINT is `flyte-connector serve` (as the repository's Dockerfile): only its flags here.
     args: [
@@ -274,7 +283,7 @@ export function buildManifests(options: ManifestOptions = {}): Manifest[] {
 }
 
 /** The objects as one multi-document YAML stream. */
-export async function renderManifests(options: ManifestOptions = {}): Promise<string> {
+export async function renderManifests(options: ManifestOptions): Promise<string> {
   // Loaded here, not at the top: every CLI start (serve included) imports this module, only `manifests` prints YAML.
   const { stringify } = await import("yaml");
   return buildManifests(options)
