@@ -23,7 +23,7 @@ import { checkEnum, type Ctx, fail, isDeclared, problemOf } from "./context.js";
 import { describeType, MSGPACK, PICKLE_FORMAT, withTransformerTag } from "./describe.js";
 import { prepareForSchema, SchemaMismatch } from "./json-schema.js";
 import { pack, PackError } from "./msgpack.js";
-import { DataFrame, Duration, FlyteDatetime, FlyteDir, FlyteFile } from "./native.js";
+import { DataFrame, Duration, Float64, FlyteDatetime, FlyteDir, FlyteFile } from "./native.js";
 import { types } from "./spec.js";
 import { describeValue, INT64_MAX, INT64_MIN, isPlainObject } from "./values.js";
 
@@ -119,6 +119,7 @@ function encodeSimple(
     case SimpleType.FLOAT:
       // Python's float accepts ints too.
       if (typeof value === "number") return primitive("floatValue", value);
+      if (value instanceof Float64) return primitive("floatValue", value.value);
       if (typeof value === "bigint") return primitive("floatValue", Number(value));
       throw expected("a number");
     case SimpleType.STRING:
@@ -197,7 +198,7 @@ function isExactKind(value: unknown, t: LiteralType): boolean {
         case SimpleType.INTEGER:
           return typeof value === "bigint" || (typeof value === "number" && Number.isInteger(value));
         case SimpleType.FLOAT:
-          return typeof value === "number" && !Number.isInteger(value);
+          return (typeof value === "number" && !Number.isInteger(value)) || value instanceof Float64;
         case SimpleType.STRING:
           return typeof value === "string";
         case SimpleType.BOOLEAN:
@@ -255,6 +256,7 @@ export function inferType(value: unknown, ctx: Ctx, path: string): LiteralType {
   if (value === null) return simpleType(SimpleType.NONE);
   if (value instanceof Date) return simpleType(SimpleType.DATETIME);
   if (value instanceof Duration) return simpleType(SimpleType.DURATION);
+  if (value instanceof Float64) return simpleType(SimpleType.FLOAT);
   // Blob and dataset formats come from the value when encoding, so the inferred type leaves them "".
   if (value instanceof FlyteFile) return types.file.literalType;
   if (value instanceof FlyteDir) return types.dir.literalType;

@@ -99,6 +99,15 @@ describe("whole floats stay floats", () => {
     assert.equal(Buffer.from(bytesOf(await encodeLiteral(value, types.struct.literalType))).at(-1), 0x04, "packed as a fixint");
   });
 
+  it("Float64 is a float wherever a value's type is inferred", async () => {
+    const lit = await encodeLiteral(new Float64(2), undefined);
+    assert.equal(lit.value.case === "scalar" && lit.value.value.value.case === "primitive" ? lit.value.value.value.value.value.case : undefined, "floatValue");
+    assert.equal(await decodeLiteral(await encodeLiteral(new Float64(2), types.float.literalType), types.float.literalType), 2);
+    const union = await encodeLiteral(new Float64(2), types.union(types.int, types.float).literalType);
+    assert.equal(await decodeLiteral(union, types.union(types.int, types.float).literalType), 2);
+    assert.equal(union.value.case === "scalar" && union.value.value.value.case === "union" ? union.value.value.value.value.type?.structure?.tag : undefined, "float");
+  });
+
   it("Float64 forces a float in a struct built from scratch", async () => {
     const lit = await encodeLiteral({ ratio: new Float64(2), count: 2 }, types.struct.literalType);
     assert.equal(Buffer.from(bytesOf(lit)).toString("hex"), Buffer.from(PY_RATIO_COUNT).toString("hex"));
