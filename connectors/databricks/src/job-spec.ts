@@ -13,6 +13,20 @@ const FLYTETOOLS_GIT_SOURCE = {
   git_commit: "194364210c47c49ce66c419e8fb68d6f9c06fd7e",
 } as const;
 
+// What flytekit's connector (Flyte 1, flytekitplugins.spark connector.py) runs for a task flytekit wrote (container
+// args `pyflyte-execute …` / `pyflyte-fast-execute …`): flytekit's entrypoint at flytekit's pinned flytetools commit.
+const FLYTEKIT_ENTRYPOINT = "flytekitplugins/databricks/entrypoint.py";
+const FLYTEKIT_GIT_SOURCE = {
+  git_url: "https://github.com/flyteorg/flytetools",
+  git_provider: "gitHub",
+  git_commit: "572298df1f971fb58c258398bd70a6372f811c96",
+} as const;
+
+/** A template flytekit (Flyte 1) wrote: its container runs flytekit's `pyflyte-*` commands. */
+function writtenByFlytekit(container: { args: readonly string[] } | undefined): boolean {
+  return /^pyflyte-/.test(container?.args[0] ?? "");
+}
+
 /** runs/submit fields that say what the run executes (single-task form), or `tasks` (multi-task form). */
 const TASK_KEYS = [
   "tasks",
@@ -39,6 +53,10 @@ function isObject(value: unknown): value is JsonObject {
  * - a template with a container (a Python task) runs flytetools' entrypoint with the container's args, as Python does.
  * A template without a container (a TypeScript `DatabricksTask`) runs what `databricksConf` itself names
  * (`spark_python_task`, `notebook_task`, …, or `tasks`), which Python does not support.
+ *
+ * Templates flytekit wrote (Flyte 1) are built as flytekit's connector builds them: `FLYTE_FAIL_ON_ERROR=true` in the
+ * cluster's environment (so a failed task fails the run), flytekit's entrypoint unless `databricksConf` names its own
+ * `python_file`/`git_source`, and `custom.notebookPath` (+ `notebookBaseParameters`) runs a notebook instead.
  */
 export function buildRunSubmitBody(template: TaskTemplate, custom: CreateRequest["custom"]): JsonObject {
   const conf = custom["databricksConf"];
@@ -47,6 +65,7 @@ export function buildRunSubmitBody(template: TaskTemplate, custom: CreateRequest
   }
   const job: JsonObject = structuredClone(conf);
   const container = template.target.case === "container" ? template.target.value : undefined;
+  const flytekit = writtenByFlytekit(container);
   const multiTask = Array.isArray(job["tasks"]);
   if (!multiTask && job["existing_cluster_id"] === undefined) {
     const cluster = job["new_cluster"];
@@ -55,11 +74,25 @@ export function buildRunSubmitBody(template: TaskTemplate, custom: CreateRequest
     }
     if (!cluster["docker_image"] && container?.image) cluster["docker_image"] = { url: container.image };
     if (!cluster["spark_conf"] || isEmpty(cluster["spark_conf"])) cluster["spark_conf"] = isObject(custom["sparkConf"]) ? custom["sparkConf"] : {};
-    const env = Object.fromEntries((container?.env ?? []).map((pair) => [pair.key, pair.value]));
+    const env: Record<string, string> = Object.fromEntries((container?.env ?? []).map((pair) => [pair.key, pair.value]));
+    if (flytekit) env["FLYTE_FAIL_ON_ERROR"] = "true";
     const existingEnv = cluster["spark_env_vars"];
     cluster["spark_env_vars"] = isObject(existingEnv) && !isEmpty(existingEnv) ? { ...existingEnv, ...env } : env;
   }
-  if (container) {
+  const notebookPath = custom["notebookPath"];
+  if (typeof notebookPath === "string" && notebookPath) {
+    const parameters = custom["notebookBaseParameters"];
+    job["notebook_task"] = {
+      notebook_path: notebookPath,
+      ...(isObject(parameters) && !isEmpty(parameters) ? { base_parameters: parameters } : {}),
+      ...(isObject(job["git_source"]) ? { source: "GIT" } : {}),
+    };
+  } else if (container && flytekit) {
+    const pythonFile = typeof job["python_file"] === "string" && job["python_file"] ? job["python_file"] : FLYTEKIT_ENTRYPOINT;
+    delete job["python_file"];
+    job["spark_python_task"] = { python_file: pythonFile, source: "GIT", parameters: [...container.args] };
+    job["git_source"] = isObject(job["git_source"]) ? job["git_source"] : { ...FLYTEKIT_GIT_SOURCE };
+  } else if (container) {
     job["spark_python_task"] = { python_file: PYTHON_ENTRYPOINT, parameters: [...container.args], source: "GIT" };
     job["git_source"] = { ...FLYTETOOLS_GIT_SOURCE };
   } else if (!TASK_KEYS.some((key) => job[key] !== undefined)) {
