@@ -173,6 +173,8 @@ export interface MatrixRow {
   transport: string;
   outcome: "pass" | "FAIL" | "skip";
   error?: string;
+  /** Numbers the case measured (probe latency, memory), for the closing note. */
+  notes?: string[];
 }
 
 /** Collects the matrix and writes it (markdown + JSON) under node_modules/.cache/flyte-conformance. */
@@ -196,6 +198,11 @@ export class Matrix {
     if (failures.length) {
       lines.push("", "Failures:");
       for (const f of failures) lines.push(`- ${f.transport} × ${f.client} × ${f.case}: ${(f.error ?? "").split("\n").slice(0, 6).join(" ⏎ ")}`);
+    }
+    const measured = this.rows.filter((r) => r.notes?.length);
+    if (measured.length) {
+      lines.push("", "Measured:");
+      for (const r of measured) lines.push(`- ${r.transport} × ${r.client} × ${r.case}: ${r.notes!.join("; ")}`);
     }
     return lines.join("\n");
   }
