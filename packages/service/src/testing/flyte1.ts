@@ -22,7 +22,13 @@ import type { TaskTemplate as V2TaskTemplate } from "@flyte-connectors/flyteidl2
 import { TaskTemplateSchema as V2TaskTemplateSchema } from "@flyte-connectors/flyteidl2/flyteidl2/core/tasks_pb.js";
 import type { Literal as V2Literal } from "@flyte-connectors/flyteidl2/flyteidl2/core/literals_pb.js";
 import { LiteralSchema as V2LiteralSchema } from "@flyte-connectors/flyteidl2/flyteidl2/core/literals_pb.js";
+import { OutputsSchema, type Outputs } from "@flyte-connectors/flyteidl2/flyteidl2/task/common_pb.js";
 import { serviceDefinition } from "./grpc-definitions.js";
+
+/** A Flyte 1 `core.LiteralMap` (outputs) as flyteidl2 `task.Outputs` (the same bytes), for the type engine's decodeOutputs. */
+export function flyte2Outputs(outputs: LiteralMap | undefined): Outputs {
+  return fromBinary(OutputsSchema, outputs ? toBinary(LiteralMapSchema, outputs) : new Uint8Array());
+}
 
 /** A task template as Flyte 1 sends it: a flyteidl.core one, or a flyteidl2.core one (same fields, re-encoded). */
 export type Flyte1Template = MessageInitShape<typeof TaskTemplateSchema> | V2TaskTemplate;

@@ -10,7 +10,7 @@ import { testTransport } from "./transport.js";
 export { testClient, healthCheck, type TestClient };
 export { spawnService, CLI_BIN, type SpawnedService, type SpawnServiceOptions } from "./spawn.js";
 export { testTransport, testTransportArgs, TEST_TRANSPORT_ENV } from "./transport.js";
-export { flyte1Client, type Flyte1Client, type Flyte1Template } from "./flyte1.js";
+export { flyte1Client, flyte2Outputs, type Flyte1Client, type Flyte1Template } from "./flyte1.js";
 
 export interface TestService {
   client: TestClient;
