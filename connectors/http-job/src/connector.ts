@@ -67,7 +67,7 @@ export interface HttpJobConnectorOptions {
 
 /** Redacts the auth secret in every form (as is, JSON-escaped, URL-encoded, base64). */
 function redactor(secret: string | undefined): Redactor {
-  return new Redactor(secret ? [secret] : []);
+  return Redactor.for(secret ? [secret] : []);
 }
 
 /** `text` redacted, then cut to `max` characters: cut first, a secret's start could pass as unrecognised. */

@@ -252,11 +252,11 @@ export class ConnectorDispatcher {
       this.#recentSecrets.add(secret);
       if (this.#recentSecrets.size > MAX_REMEMBERED_SECRETS) this.#recentSecrets.delete(this.#recentSecrets.values().next().value!);
     }
-    return new Redactor(secrets);
+    return Redactor.for(secrets);
   }
 
   #recentRedactor(): Redactor {
-    return new Redactor(this.#recentSecrets);
+    return Redactor.for([...this.#recentSecrets]);
   }
 
   async #resourceProto(outputTypes: Connector["outputTypes"], resource: Resource, signal: AbortSignal, redactor: Redactor): Promise<ResourceProto> {

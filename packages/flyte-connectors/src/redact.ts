@@ -1,6 +1,9 @@
 /** Replacement of a secret value in caller-visible text. */
 export const REDACTED = "*****";
 
+/** Distinct secret sets whose Redactor is kept for reuse. */
+const MAX_CACHED_REDACTORS = 256;
+
 /** Shortest encoded fragment matched inside longer base64 text: shorter ones would hit ordinary words. */
 const MIN_BASE64_FRAGMENT = 8;
 
@@ -56,6 +59,24 @@ export function secretForms(secret: string): string[] {
  */
 export class Redactor {
   readonly #pattern: RegExp | undefined;
+  static readonly #cache = new Map<string, Redactor>();
+
+  /**
+   * The Redactor of `secrets`, reused across calls with the same secrets (building one costs tens of µs: the
+   * forms and the pattern; the polls of one job repeat the same connection secrets).
+   */
+  static for(secrets: readonly string[]): Redactor {
+    const key = [...new Set(secrets)].sort().join("\u0000");
+    let redactor = Redactor.#cache.get(key);
+    if (redactor) {
+      Redactor.#cache.delete(key); // most recently used last
+    } else {
+      redactor = new Redactor(secrets);
+      if (Redactor.#cache.size >= MAX_CACHED_REDACTORS) Redactor.#cache.delete(Redactor.#cache.keys().next().value!);
+    }
+    Redactor.#cache.set(key, redactor);
+    return redactor;
+  }
 
   constructor(secrets: Iterable<string>) {
     const forms = [...new Set([...secrets].flatMap(secretForms))].sort((a, b) => b.length - a.length);
