@@ -73,8 +73,8 @@ const MAX_REMEMBERED_SECRETS = 256;
 /** Largest resource meta a create may return (1 MiB): the backend stores it in the task's status object. */
 export const MAX_RESOURCE_META_BYTES = 1024 * 1024;
 
-/** The operation names used in errors, logs and metrics. */
-export type Operation = "create" | "get" | "delete" | "metrics" | "logs";
+/** The operation names used in errors, logs and metrics ("do": a sync connector run by {@link ConnectorDispatcher.executeTaskSync}). */
+export type Operation = "create" | "get" | "delete" | "do" | "metrics" | "logs";
 
 /**
  * Runs flyteidl2 connector requests against the connectors of a registry: decodes inputs and resource metas,
@@ -106,17 +106,7 @@ export class ConnectorDispatcher {
     const context = callContext(request.connection, signal);
     // Input decoding runs inside #call too: an offloaded input read ends with the call's signal.
     const meta = await this.#call("create", connector, context, async () => {
-      const createRequest = {
-        ...context,
-        taskTemplate: template,
-        custom: template.custom ?? {},
-        // Checked against the interface when there is one: a missing or extra input is the caller's error.
-        inputs: template.interface?.inputs
-          ? await decodeTaskInputs(request.inputs, template.interface.inputs, this.#convertOptions(signal))
-          : await decodeInputs(request.inputs, undefined, this.#convertOptions(signal)),
-        outputPrefix: request.outputPrefix,
-        taskExecutionMetadata: request.taskExecutionMetadata,
-      };
+      const createRequest = await this.#createRequest(request, template, context);
       return connector.kind === "sync"
         ? await this.#syncResult(connector.outputTypes, await connector.do(createRequest), this.#redactor(context))
         : await connector.create(createRequest);
@@ -131,6 +121,41 @@ export class ConnectorDispatcher {
       );
     }
     return create(CreateTaskResponseSchema, { resourceMeta });
+  }
+
+  /**
+   * Runs a sync connector's `do` and returns the finished resource with its outputs inline (Flyte 1's
+   * ExecuteTaskSync). Unlike CreateTask, the result is not stored in a resource meta, so it has no meta size
+   * limit. An async connector is FAILED_PRECONDITION, and nothing is started.
+   */
+  async executeTaskSync(request: CreateTaskRequest, signal: AbortSignal): Promise<ResourceProto> {
+    const template = request.template;
+    if (!template) throw new ConnectorError("INVALID_ARGUMENT", "The request's template is required.");
+    const connector = this.registry.get(template.type, template.taskTypeVersion);
+    if (connector.kind !== "sync") {
+      throw new ConnectorError(
+        "FAILED_PRECONDITION",
+        `Connector "${connector.name}" for task type ${template.type} is asynchronous: call CreateTask (ListAgents reports it with is_sync false).`,
+      );
+    }
+    const context = callContext(request.connection, signal);
+    return this.#call("do", connector, context, async () =>
+      this.#resourceProto(connector.outputTypes, await connector.do(await this.#createRequest(request, template, context)), signal, this.#redactor(context)),
+    );
+  }
+
+  /** What `create` and `do` receive. */
+  async #createRequest(request: CreateTaskRequest, template: NonNullable<CreateTaskRequest["template"]>, context: CallContext) {
+    const options = this.#convertOptions(context.signal);
+    return {
+      ...context,
+      taskTemplate: template,
+      custom: template.custom ?? {},
+      // Checked against the interface when there is one: a missing or extra input is the caller's error.
+      inputs: template.interface?.inputs ? await decodeTaskInputs(request.inputs, template.interface.inputs, options) : await decodeInputs(request.inputs, undefined, options),
+      outputPrefix: request.outputPrefix,
+      taskExecutionMetadata: request.taskExecutionMetadata,
+    };
   }
 
   async getTask(request: GetTaskRequest, signal: AbortSignal): Promise<GetTaskResponse> {

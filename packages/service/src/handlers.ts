@@ -22,7 +22,9 @@ import { Status, statusName } from "./transport/status.js";
 export type Dispatcher = Pick<
   ConnectorDispatcher,
   "createTask" | "getTask" | "deleteTask" | "getTaskMetrics" | "getTaskLogs" | "listConnectors" | "getConnector"
->;
+> &
+  // Flyte 1's ExecuteTaskSync (flyte1/handlers.ts); FAILED_PRECONDITION without it.
+  Partial<Pick<ConnectorDispatcher, "executeTaskSync">>;
 
 /** Mutable state shared by the handlers and the service lifecycle. */
 export interface CallState {

@@ -143,7 +143,10 @@ class GreetConnector extends SyncConnector {
   readonly name = "Greeter";
   readonly taskTypeName = "flyte1_greet";
   async do({ inputs }: CreateRequest): Promise<Resource> {
-    return { phase: Phase.SUCCEEDED, outputs: { greeting: `hello ${String(inputs["name"])}` } };
+    const name = String(inputs["name"]);
+    if (name === "fail") throw new Error("the greeting service is down");
+    // "big": an answer over the 1 MiB a resource meta may hold (ExecuteTaskSync keeps no meta).
+    return { phase: Phase.SUCCEEDED, outputs: { greeting: name === "big" ? "x".repeat(2 * 1024 * 1024) : `hello ${name}` } };
   }
 }
 
@@ -220,6 +223,23 @@ describe("Flyte 1 agent services (grpc-go, as propeller dials)", { skip: missing
       assert.deepEqual(stringOutputs(resource?.outputs), { greeting: "hello Grace" });
     });
   }
+
+  test("ExecuteTaskSync: outputs over 1 MiB come back inline; a failing do is INTERNAL \"failed to do …\" as flytekit's", async () => {
+    const run = (name: string) => [
+      bytes(ExecuteTaskSyncRequestSchema, { part: { case: "header", value: { template: template("flyte1_greet", { name: SimpleType.STRING }) } } }),
+      bytes(ExecuteTaskSyncRequestSchema, { part: { case: "inputs", value: strings({ name }) } }),
+    ];
+    const [big, failed] = await goCalls(service.port, [
+      { method: "/flyteidl.service.SyncAgentService/ExecuteTaskSync", bidi: true, requests: run("big"), closeSendFirst: true },
+      { method: "/flyteidl.service.SyncAgentService/ExecuteTaskSync", bidi: true, requests: run("fail"), closeSendFirst: true },
+    ]);
+    assert.equal(big!.code, Code.OK, big!.message);
+    const answer = decode(ExecuteTaskSyncResponseSchema, big!);
+    const greeting = stringOutputs(answer.res.case === "header" ? answer.res.value.resource?.outputs : undefined)["greeting"];
+    assert.equal(String(greeting).length, 2 * 1024 * 1024);
+    assert.equal(failed!.code, 13);
+    assert.match(failed!.message, /^failed to do flyte1_greet task with error: the greeting service is down/);
+  });
 
   test("ExecuteTaskSync for an async connector: FAILED_PRECONDITION naming it, no job started", async () => {
     const requests = [

@@ -5,8 +5,8 @@
 // (and flyteidl.core's literals, types and templates those of flyteidl2.core; checked by wire.test.ts), so the
 // AsyncAgentService methods decode Flyte 1 bytes straight into flyteidl2 messages and encode flyteidl2 answers as
 // Flyte 1 bytes: no conversion on the hot path. Only the deprecated `task_type` (field 1, which flyteidl2 dropped)
-// is read beside `task_category`, and ExecuteTaskSync, which flyteidl2 has no counterpart of, is built from
-// CreateTask + GetTask of a sync connector.
+// is read beside `task_category`. ExecuteTaskSync, which flyteidl2 has no counterpart of, runs the dispatcher's
+// executeTaskSync (a sync connector's `do`, its resource answered inline).
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { ConnectorError, type Connector } from "flyte-connectors";
@@ -27,7 +27,6 @@ import { TaskTemplateSchema as V1TaskTemplateSchema } from "@flyte-connectors/fl
 import { AgentMetadataService, AsyncAgentService, SyncAgentService } from "@flyte-connectors/flyteidl/flyteidl/service/agent_pb.js";
 import {
   CreateTaskRequestSchema,
-  GetTaskRequestSchema,
   ResourceSchema,
   TaskExecutionMetadataSchema,
 } from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
@@ -135,7 +134,7 @@ function agents(lookup: ConnectorLookup | undefined, ctx: HandlerContext): Agent
 
 /**
  * The transport methods of Flyte 1's three agent services. `lookup` (the served registry) tells sync connectors
- * apart: ListAgents marks them `is_sync` and ExecuteTaskSync serves only them.
+ * apart: ListAgents marks them `is_sync` (ExecuteTaskSync serves only them: the dispatcher checks).
  */
 export function flyte1MethodDefinitions(ctx: HandlerContext, lookup: ConnectorLookup | undefined): MethodDefinition[] {
   const v2 = asyncConnectorHandlers(ctx);
@@ -152,7 +151,7 @@ export function flyte1MethodDefinitions(ctx: HandlerContext, lookup: ConnectorLo
     methods.push(definition(method, handler, target, method.localName === "createTask" ? undefined : decodeWithTaskType(target.input)));
   }
 
-  methods.push(executeTaskSyncDefinition(ctx, lookup));
+  methods.push(executeTaskSyncDefinition(ctx));
 
   const metadata: Record<string, Handler> = {
     listAgents: unary(ctx, { op: "list", taskTypeOf: () => "", run: () => create(ListAgentsResponseSchema, { agents: agents(lookup, ctx) }) }),
@@ -177,10 +176,10 @@ export function flyte1MethodDefinitions(ctx: HandlerContext, lookup: ConnectorLo
 /**
  * ExecuteTaskSync: a header (template, output prefix, execution metadata), then the inputs; answered with one
  * message, a header holding the finished resource with its outputs inline (propeller reads nothing else). Runs
- * the sync connector through the dispatcher's CreateTask and GetTask, so inputs, outputs, limits, deadlines and
- * errors behave as on every other call; counted as operation "do", as flytekit counts it.
+ * the sync connector through the dispatcher, so inputs, outputs, limits, deadlines and errors behave as on every
+ * other call; counted as operation "do", as flytekit counts it (errors say "failed to do …", as flytekit's).
  */
-function executeTaskSyncDefinition(ctx: HandlerContext, lookup: ConnectorLookup | undefined): MethodDefinition {
+function executeTaskSyncDefinition(ctx: HandlerContext): MethodDefinition {
   const method = SyncAgentService.method.executeTaskSync;
   const d = ctx.dispatcher;
   const headerOf = (call: ServerCall) => {
@@ -194,16 +193,8 @@ function executeTaskSyncDefinition(ctx: HandlerContext, lookup: ConnectorLookup 
       const { header, inputs } = syncParts(call.requests as ExecuteTaskSyncRequest[]);
       const template = header.template;
       if (!template) throw new ConnectorError("INVALID_ARGUMENT", "ExecuteTaskSync: the header's template is required.");
-      if (!lookup) throw new ConnectorError("FAILED_PRECONDITION", "ExecuteTaskSync needs the served registry.");
-      const connector = lookup.get(template.type, template.taskTypeVersion);
-      if (connector.kind !== "sync") {
-        throw new ConnectorError(
-          "FAILED_PRECONDITION",
-          `Connector "${connector.name}" for task type ${template.type} is asynchronous: call AsyncAgentService.CreateTask (ListAgents reports it with is_sync false).`,
-        );
-      }
-      const signal = call.signal;
-      const created = await d.createTask(
+      if (!d.executeTaskSync) throw new ConnectorError("FAILED_PRECONDITION", "This service's dispatcher cannot run ExecuteTaskSync.");
+      const resource = await d.executeTaskSync(
         create(CreateTaskRequestSchema, {
           template: convert(V1TaskTemplateSchema, TaskTemplateSchema, template),
           ...(inputs ? { inputs: convert(LiteralMapSchema, InputsSchema, inputs) } : {}),
@@ -212,14 +203,10 @@ function executeTaskSyncDefinition(ctx: HandlerContext, lookup: ConnectorLookup 
             ? { taskExecutionMetadata: convert(V1TaskExecutionMetadataSchema, TaskExecutionMetadataSchema, header.taskExecutionMetadata) }
             : {}),
         }),
-        signal,
-      );
-      const { resource } = await d.getTask(
-        create(GetTaskRequestSchema, { taskCategory: { name: template.type, version: template.taskTypeVersion }, resourceMeta: created.resourceMeta, outputPrefix: header.outputPrefix }),
-        signal,
+        call.signal,
       );
       const answer = create(ExecuteTaskSyncResponseSchema, {
-        res: { case: "header", value: { resource: resource ? convert(ResourceSchema, V1ResourceSchema, resource) : undefined } },
+        res: { case: "header", value: { resource: convert(ResourceSchema, V1ResourceSchema, resource) } },
       });
       if (!call.write(answer)) await call.drained();
       call.end();
