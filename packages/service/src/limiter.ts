@@ -106,9 +106,12 @@ export class ConnectorLimits {
   /** Runs `work` holding a slot of the connector's limiter, then one of the global limiter (waiting for each). */
   readonly run = async <T>(call: ConnectorCall, work: () => Promise<T>): Promise<T> => {
     const own = this.limiterOf(call.connector);
-    if (own) await own.acquire(call.signal);
+    // Free slots are taken synchronously (no await): the common, unlimited case costs no extra ticks.
+    const waitOwn = own?.acquire(call.signal);
+    if (waitOwn) await waitOwn;
     try {
-      await this.global.acquire(call.signal);
+      const waitGlobal = this.global.acquire(call.signal);
+      if (waitGlobal) await waitGlobal;
     } catch (error) {
       own?.release();
       throw error;
