@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { HealthService } from "./health.js";
-import { GrpcServer } from "./transport/server.js";
+import { createTransport, DEFAULT_TRANSPORT } from "./transport/index.js";
+import { testTransport } from "./testing/transport.js";
 
 const WATCH = "/grpc.health.v1.Health/Watch";
 
@@ -34,7 +35,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 
 test("health Watch forgets a stream however it finishes, and service names nobody watches", async () => {
   const errors: unknown[] = [];
-  const server = new GrpcServer({ maxReceiveMessageBytes: 1024, onHandlerError: (error) => errors.push(error) });
+  const server = createTransport(testTransport() ?? DEFAULT_TRANSPORT, { maxReceiveMessageBytes: 1024, onHandlerError: (error) => errors.push(error) });
   const health = new HealthService({ "": "SERVING" });
   health.addTo(server);
   const port = await server.listen(0, "127.0.0.1");

@@ -11,14 +11,12 @@
 // internally; grpc-js sets no session memory cap and no stream limit, so it has no reason to), handshake_timeout
 // and request_budget_exceeded (grpc-js has neither).
 import http2 from "node:http2";
+import { createRequire } from "node:module";
 import type { Socket } from "node:net";
-import * as grpc from "@grpc/grpc-js";
-import { MAX_TIMER_MS, parseGrpcTimeout } from "./server.js";
+import type * as grpc from "@grpc/grpc-js";
+import { DEFAULT_MAX_CONNECTION_AGE_GRACE_MS, MAX_TIMER_MS, parseGrpcTimeout } from "./server.js";
 import { Status } from "./status.js";
 import type { MetadataValue, MethodDefinition, OutgoingMetadata, ServerCall, TransportEvent, TransportOptions, TransportServer } from "./types.js";
-
-/** Default of {@link TransportOptions.maxConnectionAgeGraceMs}. */
-export const DEFAULT_MAX_CONNECTION_AGE_GRACE_MS = 30_000;
 
 /**
  * After a call's deadline, how long the response may still sit unsent (a client that stopped reading) before its
@@ -31,6 +29,13 @@ const STALLED_AFTER_DEADLINE_MS = 1000;
 const DEADLINE_SLACK_MS = 100;
 
 type GrpcJsHandle = grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableStream<Buffer, Buffer> | grpc.ServerDuplexStream<Buffer, Buffer>;
+
+let grpcModule: typeof grpc | undefined;
+
+/** @grpc/grpc-js, loaded on first use: importing it costs ~0.4 s of start-up, which the native transport need not pay. */
+function grpcJs(): typeof grpc {
+  return (grpcModule ??= createRequire(import.meta.url)("@grpc/grpc-js") as typeof grpc);
+}
 
 function identity(bytes: Buffer): Buffer {
   return bytes;
@@ -46,7 +51,7 @@ function errorMessage(error: unknown): string {
 
 /** grpc-js metadata from the contract's form (`-bin` keys take Buffers, others strings). */
 function toMetadata(values: OutgoingMetadata | undefined, details?: Uint8Array): grpc.Metadata {
-  const metadata = new grpc.Metadata();
+  const metadata = new (grpcJs().Metadata)();
   if (values) {
     for (const [key, value] of Object.entries(values)) {
       for (const one of Array.isArray(value) ? (value as readonly MetadataValue[]) : [value as MetadataValue]) metadata.add(key, one);
@@ -162,7 +167,7 @@ class GrpcJsCall implements ServerCall {
     } catch (error) {
       // Trailers a handler built wrong must not leave the call unanswered.
       this.#server.handlerError(error, this.method.path);
-      metadata = new grpc.Metadata();
+      metadata = new (grpcJs().Metadata)();
     }
     const status = { code, details: wellFormed(message), metadata };
     if (this.#callback) this.#callback(status);
@@ -230,9 +235,7 @@ interface GrpcJsInternals {
 
 /** Per-session state for the events. */
 interface SessionInfo {
-  streams: number;
   goawaySent: boolean;
-  ageGoaway: boolean;
 }
 
 const kInfo = Symbol("grpcJsSessionInfo");
@@ -257,16 +260,15 @@ export class GrpcJsServer implements TransportServer {
       // Channelz keeps per-call statistics nobody reads here; sessions are tracked by this adapter instead.
       "grpc.enable_channelz": 0,
     };
+    // The grace after the age GOAWAY is this adapter's (see #tapSession): grpc-js's own destroys the connection
+    // with NO_ERROR, which grpc-go and C-core clients read as INTERNAL for the calls it cuts.
     const age = options.maxConnectionAgeMs ?? 0;
-    if (age > 0) {
-      channelOptions["grpc.max_connection_age_ms"] = Math.min(age, MAX_TIMER_MS);
-      channelOptions["grpc.max_connection_age_grace_ms"] = Math.min(options.maxConnectionAgeGraceMs ?? DEFAULT_MAX_CONNECTION_AGE_GRACE_MS, MAX_TIMER_MS);
-    }
+    if (age > 0) channelOptions["grpc.max_connection_age_ms"] = Math.min(age, MAX_TIMER_MS);
     const idle = options.maxConnectionIdleMs ?? 0;
     if (idle > 0) channelOptions["grpc.max_connection_idle_ms"] = Math.min(idle, MAX_TIMER_MS);
     // Keepalive: a grpc-js server enforces no ping policy (it never answers GOAWAY too_many_pings), so the
     // backend's pings every 30 s, with or without calls, need no permit option.
-    this.#server = new grpc.Server(channelOptions);
+    this.#server = new (grpcJs().Server)(channelOptions);
   }
 
   add(method: MethodDefinition): this {
@@ -284,8 +286,8 @@ export class GrpcJsServer implements TransportServer {
 
   listen(port: number, host: string): Promise<number> {
     const credentials = this.#options.tls
-      ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(this.#options.tls.cert), private_key: Buffer.from(this.#options.tls.key) }], false)
-      : grpc.ServerCredentials.createInsecure();
+      ? grpcJs().ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(this.#options.tls.cert), private_key: Buffer.from(this.#options.tls.key) }], false)
+      : grpcJs().ServerCredentials.createInsecure();
     const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
       this.#server.bindAsync(address, credentials, (error, bound) => {
@@ -411,11 +413,6 @@ export class GrpcJsServer implements TransportServer {
     server.on("sessionError", (error: NodeJS.ErrnoException) => this.#emit({ event: "session_error", detail: { code: error.code ?? error.message } }));
     server.on("session", (session: TappedSession) => this.#tapSession(session));
     server.prependListener("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
-      const info = (stream.session as TappedSession | undefined)?.[kInfo];
-      if (info) {
-        info.streams++;
-        stream.once("close", () => info.streams--);
-      }
       const timeout = parseGrpcTimeout(headers["grpc-timeout"]);
       if (timeout === undefined || Number.isNaN(timeout)) return;
       if (timeout > MAX_TIMER_MS - STALLED_AFTER_DEADLINE_MS) {
@@ -437,36 +434,42 @@ export class GrpcJsServer implements TransportServer {
   }
 
   #tapSession(session: TappedSession): void {
-    const info: SessionInfo = { streams: 0, goawaySent: false, ageGoaway: false };
+    const info: SessionInfo = { goawaySent: false };
     session[kInfo] = info;
     this.#sessions.add(session);
-    session.once("close", () => this.#sessions.delete(session));
+    let graceTimer: NodeJS.Timeout | undefined;
+    session.once("close", () => {
+      this.#sessions.delete(session);
+      clearTimeout(graceTimer);
+    });
     session.on("goaway", (code: number) => this.#emit({ event: "goaway_received", detail: { code } }));
     const goaway = session.goaway;
-    const destroy = session.destroy;
-    if (typeof goaway !== "function" || typeof destroy !== "function") return;
+    if (typeof goaway !== "function") return;
     // grpc-js sends the age GOAWAY itself (opaque data "max_age"), then close(); close() (age, idle, shutdown)
     // sends one through goaway() too. One goaway_sent per connection, with why.
     session.goaway = (code?: number, lastStreamID?: number, opaqueData?: NodeJS.ArrayBufferView) => {
       if (!info.goawaySent) {
         info.goawaySent = true;
         const age = opaqueData !== undefined && Buffer.from(opaqueData.buffer, opaqueData.byteOffset, opaqueData.byteLength).toString() === "max_age";
-        info.ageGoaway = age;
         const reason = age ? "max_connection_age" : this.#closing ? "shutdown" : "idle";
         this.#emit({ event: "goaway_sent", detail: { reason } });
         if (reason === "idle") this.#emit({ event: "connection_idle_closed" });
+        if (age) graceTimer = this.#startAgeGrace(session);
       }
       return goaway.call(session, code, lastStreamID, opaqueData);
     };
-    // grpc-js destroys an aged connection whose calls outlived the grace period, with NO_ERROR: close it with
-    // CANCEL instead, so clients (grpc-go, C-core) read their cut calls as retryable, not INTERNAL.
-    session.destroy = ((error?: Error, code?: number) => {
-      if (info.ageGoaway && info.streams > 0 && !this.#destroying && !session.destroyed) {
-        this.#emit({ event: "connection_age_closed", detail: { streams: info.streams } });
-        return destroy.call(session, error, code ?? http2.constants.NGHTTP2_CANCEL);
-      }
-      return destroy.call(session, error, code);
-    }) as typeof session.destroy;
+  }
+
+  /** After the age GOAWAY: calls still open when the grace ends are cut, the connection closed with CANCEL. */
+  #startAgeGrace(session: TappedSession): NodeJS.Timeout {
+    const grace = Math.min(this.#options.maxConnectionAgeGraceMs ?? DEFAULT_MAX_CONNECTION_AGE_GRACE_MS, MAX_TIMER_MS);
+    const timer = setTimeout(() => {
+      if (session.destroyed) return;
+      this.#emit({ event: "connection_age_closed" });
+      session.destroy(undefined, http2.constants.NGHTTP2_CANCEL);
+    }, grace);
+    timer.unref();
+    return timer;
   }
 }
 
