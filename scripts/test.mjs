@@ -1,6 +1,7 @@
 // Finds every *.test.ts beside the code (Node 20's test runner takes no globs) and runs them with Node's
 // test runner, TypeScript loaded by tsx. Extra arguments are passed on (e.g. --test-name-pattern=echo);
-// a path argument narrows the search to that folder.
+// a path argument narrows the search to that folder. The service package's tests run a second time on the
+// grpc-js transport (see below).
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -20,8 +21,21 @@ function* testFiles(dir) {
 }
 
 const files = (folders.length ? folders : ["packages", "connectors", "examples", "test"]).flatMap((f) => [...testFiles(join(root, f))]).sort();
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...flags, ...files], {
-  cwd: root,
-  stdio: "inherit",
-});
-process.exit(result.status ?? 1);
+
+function run(testFiles, env = process.env) {
+  const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...flags, ...testFiles], { cwd: root, stdio: "inherit", env });
+  return result.status ?? 1;
+}
+
+// The service's tests run once per gRPC transport: first on the default one, then again on grpc-js
+// (FLYTE_CONNECTOR_TEST_TRANSPORT, read by serveForTest, spawnService and the tests that start the service
+// themselves). The transport folder's own tests pick their transports explicitly (the conformance suite drives
+// both), so they run once. Setting FLYTE_CONNECTOR_TEST_TRANSPORT runs everything once, on that transport.
+const TRANSPORT_ENV = "FLYTE_CONNECTOR_TEST_TRANSPORT";
+const serviceFiles = files.filter((file) => /^packages[/\\]service[/\\]src[/\\]/.test(file) && !/[/\\]transport[/\\]/.test(file));
+let status = run(files);
+if (!process.env[TRANSPORT_ENV] && serviceFiles.length > 0) {
+  process.stdout.write(`\n# the service's tests again with ${TRANSPORT_ENV}=grpc-js (${serviceFiles.length} files)\n`);
+  status = Math.max(status, run(serviceFiles, { ...process.env, [TRANSPORT_ENV]: "grpc-js" }));
+}
+process.exit(status);
