@@ -13,6 +13,9 @@ interface ManifestFlags {
   probe: "grpc" | "http";
   gracePeriod: number;
   maxConnectionAge: number;
+  maxConnectionAgeGrace?: number;
+  maxConnectionIdle: number;
+  transport?: "native" | "grpc-js";
   worker?: number;
   logLevel?: string;
   serveArg: string[];
@@ -129,6 +132,9 @@ function toOptions(flags: ManifestFlags): ManifestOptions {
     probe: flags.probe,
     gracePeriodSeconds: flags.gracePeriod,
     maxConnectionAgeSeconds: flags.maxConnectionAge,
+    maxConnectionAgeGraceSeconds: flags.maxConnectionAgeGrace ?? null,
+    maxConnectionIdleSeconds: flags.maxConnectionIdle,
+    transport: flags.transport ?? "",
     extraArgs,
     requestsCpu: unset(flags.requestsCpu),
     requestsMemory: unset(flags.requestsMemory),
@@ -159,6 +165,9 @@ export function registerManifestsCommand(program: Command): void {
     .addOption(new Option("--probe <kind>", "probes: grpc (gRPC health on --port) or http (GET /healthz on --connect-port)").choices(["grpc", "http"]).default(d.probe))
     .option("--grace-period <seconds>", "the service's drain time on SIGTERM; the pod gets 15 s more", integer("--grace-period", 0, 86400), d.gracePeriodSeconds)
     .option("--max-connection-age <seconds>", "passed to serve: renew each backend connection this often so new pods get calls (0: never)", integer("--max-connection-age", 0, 86400), d.maxConnectionAgeSeconds)
+    .option("--max-connection-age-grace <seconds>", "passed to serve: after the age GOAWAY, how long open calls may take before the connection is closed (default: serve's, the grace period)", integer("--max-connection-age-grace", 0, 86400))
+    .option("--max-connection-idle <seconds>", "passed to serve: GOAWAY on a connection without calls for this long (0: never)", integer("--max-connection-idle", 0, 86400), d.maxConnectionIdleSeconds)
+    .addOption(new Option("--transport <kind>", "passed to serve: gRPC server implementation (default: serve's)").choices(["native", "grpc-js"]))
     .option("--worker <n>", "passed to serve: most connector calls running at once per pod (0: no limit)", integer("--worker", 0, 1_000_000))
     .addOption(new Option("--log-level <level>", "passed to serve").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]))
     .option("--serve-arg <arg>", "further argument of `flyte-connector serve`, e.g. --serve-arg=--host --serve-arg=:: (repeatable)", (value: string, previous: string[]) => [...previous, value], [])

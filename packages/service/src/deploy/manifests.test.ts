@@ -118,8 +118,9 @@ test("manifests: defaults give a valid ServiceAccount, Deployment and headless S
 });
 
 test("the container's args start the service, and Health/Check \"\" (what the gRPC probes call) answers SERVING", async () => {
-  const objects = await manifests("--worker", "20", "--log-level", "warn", "--secret", "s");
+  const objects = await manifests("--worker", "20", "--log-level", "warn", "--secret", "s", "--max-connection-age-grace", "5", "--max-connection-idle", "600");
   const args: string[] = one(objects, "Deployment").spec.template.spec.containers[0].args;
+  assert.deepEqual(args.slice(args.indexOf("--max-connection-age-grace"), args.indexOf("--max-connection-age-grace") + 4), ["--max-connection-age-grace", "5", "--max-connection-idle", "600"]);
   // As the image's ENTRYPOINT would run them, then free local ports instead of 8000/9090 (the last value wins).
   const service = await spawnService(["serve", ...args, "--port", "0", "--prometheus-port", "0", "--connect-port", "0", "--host", "127.0.0.1", "--no-discover"]);
   try {
@@ -254,6 +255,9 @@ test("chart values.yaml defaults are the CLI defaults", () => {
   assert.equal(values.probe, d.probe);
   assert.equal(values.gracePeriodSeconds, d.gracePeriodSeconds);
   assert.equal(values.maxConnectionAgeSeconds, d.maxConnectionAgeSeconds);
+  assert.equal(values.maxConnectionAgeGraceSeconds, d.maxConnectionAgeGraceSeconds);
+  assert.equal(values.maxConnectionIdleSeconds, d.maxConnectionIdleSeconds);
+  assert.equal(values.transport, d.transport);
   assert.deepEqual(values.resources, { requests: { cpu: d.requestsCpu, memory: d.requestsMemory }, limits: { cpu: d.limitsCpu, memory: d.limitsMemory } });
   assert.equal(values.autoscaling.targetCPUUtilizationPercentage, d.hpaCpuPercent);
   assert.equal(values.autoscaling.enabled, false);
@@ -333,6 +337,12 @@ test("chart and CLI print the same objects for the same settings (helm template)
     },
     { flags: ["--replicas", "2", "--no-pdb"], release: "flyte-connector", namespace: "flyte", values: { replicaCount: 2, podDisruptionBudget: { enabled: false } } },
     { flags: ["--connect-port", "0"], release: "flyte-connector", namespace: "flyte", values: { connect: { port: 0 } } },
+    {
+      flags: ["--transport", "grpc-js", "--max-connection-age-grace", "0", "--max-connection-idle", "600"],
+      release: "flyte-connector",
+      namespace: "flyte",
+      values: { transport: "grpc-js", maxConnectionAgeGraceSeconds: 0, maxConnectionIdleSeconds: 600 },
+    },
   ];
   for (const { flags, release, namespace, values } of scenarios) {
     const fromCli = withoutToolLabels(await manifests(...flags));

@@ -63,6 +63,15 @@ export interface ManifestOptions {
    * by a scale-up (or the autoscaler) get calls; 0 never renews. Default 300.
    */
   maxConnectionAgeSeconds?: number;
+  /**
+   * The service's `--max-connection-age-grace` in seconds: after the age GOAWAY, how long a connection's open calls
+   * may take before it is closed. Default null: not passed (the service then uses its grace period).
+   */
+  maxConnectionAgeGraceSeconds?: number | null;
+  /** The service's `--max-connection-idle` in seconds; 0: not passed (never). Default 0. */
+  maxConnectionIdleSeconds?: number;
+  /** The service's `--transport` (native or grpc-js); "": not passed (the service's default). Default "". */
+  transport?: "" | "native" | "grpc-js";
   /** Further `flyte-connector serve` arguments (e.g. `["--worker", "200"]`). Default none. */
   extraArgs?: readonly string[];
   /** CPU request. Default `500m`. */
@@ -97,6 +106,9 @@ export const MANIFEST_DEFAULTS = {
   probe: "grpc",
   gracePeriodSeconds: 30,
   maxConnectionAgeSeconds: 300,
+  maxConnectionAgeGraceSeconds: null,
+  maxConnectionIdleSeconds: 0,
+  transport: "",
   requestsCpu: "500m",
   requestsMemory: "256Mi",
   limitsCpu: "1",
@@ -178,6 +190,9 @@ export function buildManifests(options: ManifestOptions): Manifest[] {
       String(gracePeriodSeconds),
       "--max-connection-age",
       String(options.maxConnectionAgeSeconds ?? MANIFEST_DEFAULTS.maxConnectionAgeSeconds),
+      ...(options.maxConnectionAgeGraceSeconds != null ? ["--max-connection-age-grace", String(options.maxConnectionAgeGraceSeconds)] : []),
+      ...(options.maxConnectionIdleSeconds ? ["--max-connection-idle", String(options.maxConnectionIdleSeconds)] : []),
+      ...(options.transport ? ["--transport", options.transport] : []),
       ...(options.extraArgs ?? []),
     ],
     ports: [
