@@ -73,32 +73,28 @@ const FLAG_GRPC_WEB_TRAILERS = 0x80;
 type Framing = "unary" | "stream" | "grpc-web";
 
 interface Wire {
-  framing: Framing;
-  json: boolean;
+  readonly framing: Framing;
+  readonly json: boolean;
   /** Response content type. */
-  contentType: string;
+  readonly contentType: string;
 }
 
-/** The wire format a content type names, or undefined when this server does not speak it. */
+const WIRES: ReadonlyMap<string, Wire> = new Map<string, Wire>([
+  ["application/proto", { framing: "unary", json: false, contentType: "application/proto" }],
+  ["application/json", { framing: "unary", json: true, contentType: "application/json" }],
+  ["application/connect+proto", { framing: "stream", json: false, contentType: "application/connect+proto" }],
+  ["application/connect+json", { framing: "stream", json: true, contentType: "application/connect+json" }],
+  ["application/grpc-web", { framing: "grpc-web", json: false, contentType: "application/grpc-web+proto" }],
+  ["application/grpc-web+proto", { framing: "grpc-web", json: false, contentType: "application/grpc-web+proto" }],
+]);
+
+/** The wire format a content type names (parameters such as `charset` ignored), or undefined when not spoken here. */
 function wireOf(contentType: string | undefined): Wire | undefined {
   if (contentType === undefined) return undefined;
+  const exact = WIRES.get(contentType);
+  if (exact) return exact;
   const semicolon = contentType.indexOf(";");
-  const type = (semicolon < 0 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
-  switch (type) {
-    case "application/proto":
-      return { framing: "unary", json: false, contentType: "application/proto" };
-    case "application/json":
-      return { framing: "unary", json: true, contentType: "application/json" };
-    case "application/connect+proto":
-      return { framing: "stream", json: false, contentType: "application/connect+proto" };
-    case "application/connect+json":
-      return { framing: "stream", json: true, contentType: "application/connect+json" };
-    case "application/grpc-web":
-    case "application/grpc-web+proto":
-      return { framing: "grpc-web", json: false, contentType: "application/grpc-web+proto" };
-    default:
-      return undefined;
-  }
+  return WIRES.get((semicolon < 0 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase());
 }
 
 const ACCEPT_POST = "application/proto, application/json, application/connect+proto, application/connect+json, application/grpc-web+proto";
