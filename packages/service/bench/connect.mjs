@@ -178,14 +178,16 @@ const ROWS = {
   "Connect h2c (1 connection)": { port: "connectH2", h1: false, body: Buffer.from(request), headers: ["content-type: application/proto", "connect-protocol-version: 1", "connect-timeout-ms: 10000"] },
 };
 
-async function main() {
+/**
+ * The measurements, for other scripts (bench/run.mjs): one row per server × protocol × level, each on a fresh server
+ * process. `connectNode: false` measures only the service (its gRPC port and its Connect port).
+ */
+export async function connectRows({ seconds: secs = 3, levels = [1, 16, 64], connectNode = true, log = (line) => process.stderr.write(line) } = {}) {
   tmp = mkdtempSync(path.join(os.tmpdir(), "fc-connect-bench-"));
-  const secs = Number(arg("seconds", 3));
-  const levels = arg("levels", "1,16,64").split(",").map(Number);
   execFileSync("h2load", ["--version"], { stdio: "ignore" });
   const results = [];
   const servers = [["service", "the service (own Connect transport)"]];
-  if (!process.argv.includes("--no-connect-node")) servers.push(["connect-node", "@connectrpc/connect-node, same handlers"]);
+  if (connectNode) servers.push(["connect-node", "@connectrpc/connect-node, same handlers"]);
   for (const [mode, label] of servers) {
     for (const [row, spec] of Object.entries(ROWS)) {
       for (const conc of levels) {
@@ -198,23 +200,32 @@ async function main() {
           const r = await h2load(`http://127.0.0.1:${port}${GET_TASK}`, { ...spec, conc, secs });
           r.errors += (await failures(server.ports.metrics)) - before;
           results.push({ server: label, row, conc, ...r });
-          process.stderr.write(`${label} | ${row} | ${conc}: ${r.rps.toFixed(0)} calls/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, errors ${r.errors}\n`);
+          log(`${label} | ${row} | ${conc}: ${r.rps.toFixed(0)} calls/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, errors ${r.errors}\n`);
         } finally {
           await stop(server);
         }
       }
     }
   }
+  rmSync(tmp, { recursive: true, force: true });
+  return results;
+}
+
+async function main() {
+  const results = await connectRows({
+    seconds: Number(arg("seconds", 3)),
+    levels: arg("levels", "1,16,64").split(",").map(Number),
+    connectNode: !process.argv.includes("--no-connect-node"),
+  });
   const grpc = new Map(results.filter((r) => r.row.startsWith("gRPC") && r.server.startsWith("the service")).map((r) => [r.conc, r.rps]));
   console.log(`| server | protocol | in flight | calls/s | vs service gRPC | p50 / p99 ms | errors |\n|---|---|---|---|---|---|---|`);
   for (const r of results) {
     const ratio = grpc.get(r.conc) ? (r.rps / grpc.get(r.conc)).toFixed(2) : "–";
     console.log(`| ${r.server} | ${r.row} | ${r.conc} | ${r.rps.toFixed(0)} | ${ratio} | ${r.p50.toFixed(2)} / ${r.p99.toFixed(2)} | ${r.errors} |`);
   }
-  rmSync(tmp, { recursive: true, force: true });
 }
 
 const serveMode = arg("serve", undefined);
 if (serveMode === "service") await serveService();
 else if (serveMode === "connect-node") await serveConnectNode();
-else await main();
+else if (process.argv[1] === here) await main();
