@@ -473,6 +473,27 @@ describe("Connect port: health and drain", () => {
   });
 });
 
+describe("ConnectServer", () => {
+  test("a connection that sends nothing is closed after firstBytesTimeoutMs (and reported); one that speaks is served", async () => {
+    const { ConnectServer } = await import("./connect.js");
+    const net = await import("node:net");
+    const events: string[] = [];
+    const server = new ConnectServer({ maxReceiveMessageBytes: 1024, firstBytesTimeoutMs: 200, onEvent: (e) => events.push(e.event) });
+    const port = await server.listen(0, "127.0.0.1");
+    try {
+      const silent = net.connect(port, "127.0.0.1");
+      silent.on("error", () => {});
+      const t0 = performance.now();
+      await once(silent, "close");
+      assert.ok(performance.now() - t0 < 5000);
+      assert.deepEqual(events, ["handshake_timeout"]);
+      assert.deepEqual(await get(port, "/healthz"), { status: 200, body: "OK" });
+    } finally {
+      server.destroy();
+    }
+  });
+});
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = http.createServer();

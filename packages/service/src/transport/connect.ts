@@ -27,6 +27,8 @@ export interface ConnectServerOptions extends Pick<TransportOptions, "maxReceive
    * request on it). Default: 65000.
    */
   keepAliveTimeoutMs?: number | undefined;
+  /** How long a new cleartext connection may stay silent before its first bytes; then it is closed. Default: 10000. */
+  firstBytesTimeoutMs?: number | undefined;
 }
 
 /** Connect's code names, by gRPC status number (the same numbering). */
@@ -60,6 +62,8 @@ export function connectCodeName(code: number): string {
 export const HEALTH_PATHS: readonly string[] = ["/healthz", "/health"];
 
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+/** Default of {@link ConnectServerOptions.firstBytesTimeoutMs} (then node:http's own timeouts apply). */
+const FIRST_BYTES_TIMEOUT_MS = 10_000;
 const MAX_TIMEOUT_DIGITS = 10;
 /** Longest timer Node can set (2^31 − 1 ms); a longer deadline is none. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -678,11 +682,18 @@ export class ConnectServer implements TransportServer {
   #sniff(socket: net.Socket): void {
     this.#track(socket);
     let head: Buffer = Buffer.alloc(0);
+    // A connection that never sends a request (a port scan, a TCP health check left open) is not kept forever.
+    const silent = setTimeout(() => {
+      this.#options.onEvent?.({ event: "handshake_timeout", detail: { protocol: "connect" } });
+      socket.destroy();
+    }, this.#options.firstBytesTimeoutMs ?? FIRST_BYTES_TIMEOUT_MS);
+    socket.once("close", () => clearTimeout(silent));
     const onData = (chunk: Buffer) => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
       const n = Math.min(head.length, HTTP2_PREFACE.length);
       const isH2 = head.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n));
       if (isH2 && n < HTTP2_PREFACE.length) return; // could still be HTTP/2: wait for more
+      clearTimeout(silent);
       socket.off("data", onData);
       socket.pause();
       socket.unshift(head);
