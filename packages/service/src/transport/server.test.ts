@@ -5,6 +5,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import net from "node:net";
+import tls from "node:tls";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { once } from "node:events";
 import zlib from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
@@ -628,6 +633,36 @@ test("issue 10 #5: transport events: GOAWAY received, session errors, keepalive 
   console.log(`# events: ${s.events.map((e) => e.event).join(",")}`);
   assert.ok(s.events.some((e) => e.event === "session_error" || e.event === "socket_error"), "a broken connection is an event");
   session.destroy();
+});
+
+test("TLS: grpc-js calls over TLS; no TLS handshake, or TLS without the HTTP/2 preface, is closed after the handshake timeout", async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "native-tls-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  try {
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
+  } catch {
+    if (process.env["CI"] === "true") assert.fail("openssl is needed for the TLS test");
+    t.skip("openssl not available");
+    return;
+  }
+  const cert = readFileSync(path.join(dir, "cert.pem"));
+  const s = await start([], { tls: { cert, key: readFileSync(path.join(dir, "key.pem")) }, handshakeTimeoutMs: 300 });
+  const client = new grpc.Client(`localhost:${s.port}`, grpc.credentials.createSsl(cert));
+  t.after(() => {
+    client.close();
+    s.server.destroy();
+  });
+  const out = await unary(client, "/test.T/Ping", Buffer.from("x"));
+  assert.deepEqual(out.value, Buffer.from("pong"));
+  const noTls = await rawSocket(s.port);
+  const tlsOnly = tls.connect({ port: s.port, host: "127.0.0.1", ca: cert, servername: "localhost", ALPNProtocols: ["h2"] });
+  tlsOnly.on("error", () => {});
+  tlsOnly.on("data", () => {}); // reading, so it sees the server's close
+  await once(tlsOnly, "secureConnect");
+  const [a, b] = await Promise.all([closedWithin(noTls, 2000), closedWithin(tlsOnly as unknown as net.Socket, 2000)]);
+  console.log(`# TLS: no handshake closed after ${a} ms, TLS without preface after ${b} ms`);
+  assert.ok(a !== undefined && b !== undefined);
+  assert.equal(s.events.filter((e) => e.event === "handshake_timeout").length, 2);
 });
 
 // ---------------------------------------------------------------- floods (the conformance suite covers them across clients)

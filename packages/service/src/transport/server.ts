@@ -735,8 +735,9 @@ export class GrpcServer implements TransportServer {
     trySetWindow(session);
 
     const handshake = this.#options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-    if (handshake > 0 && !this.#options.tls) {
-      // h2c: the session exists from the first byte; the client's SETTINGS completes the preface.
+    if (handshake > 0) {
+      // The session exists from the first byte (h2c) or once TLS is up (whose own handshake has the same timeout);
+      // the client's SETTINGS completes the HTTP/2 preface.
       const timer = setTimeout(() => {
         ctx.emit("handshake_timeout", { timeoutMs: handshake });
         destroySession(session);
