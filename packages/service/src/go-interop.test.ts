@@ -28,6 +28,7 @@ import {
 import { TaskExecution_Phase } from "@flyte-connectors/flyteidl2/flyteidl2/core/execution_pb.js";
 import { startConnectorService, type ConnectorServiceHandle } from "./service.js";
 import { TestConnector, observed } from "./testing/fixture-connectors.js";
+import { testTransport } from "./testing/transport.js";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 const CLIENT_DIR = join(import.meta.dirname, "..", "interop", "client");
@@ -213,7 +214,7 @@ describe("connector service through the real grpc-go client", { concurrency: tru
   before(async () => {
     if (!("binary" in built)) return;
     const registry = new ConnectorRegistry().register(new TestConnector());
-    service = await startConnectorService({ port: 0, prometheusPort: 0, host: "127.0.0.1", discover: false, registry, logLevel: "silent" });
+    service = await startConnectorService({ transport: testTransport(), port: 0, prometheusPort: 0, host: "127.0.0.1", discover: false, registry, logLevel: "silent" });
   });
   after(async () => {
     await service?.forceClose();
@@ -319,7 +320,7 @@ describe("connector service through the real grpc-go client", { concurrency: tru
 
   test("graceful shutdown: GOAWAY lets the call in flight finish, later calls fail UNAVAILABLE", async (t) => {
     if (!("binary" in built)) return void go(t, []);
-    const other = await startConnectorService({ port: 0, prometheusPort: 0, host: "127.0.0.1", discover: false, registry: new ConnectorRegistry().register(new TestConnector()), logLevel: "silent" });
+    const other = await startConnectorService({ transport: testTransport(), port: 0, prometheusPort: 0, host: "127.0.0.1", discover: false, registry: new ConnectorRegistry().register(new TestConnector()), logLevel: "silent" });
     const spy = frameSpy(other.port);
     const port = await spy.listen();
     try {

@@ -7,6 +7,7 @@ import { AsyncConnector, ConnectorRegistry, Phase, ResourceMeta, type ResourceRe
 import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import { startConnectorService, type ConnectorServiceOptions } from "./service.js";
 import { testClient } from "./testing/client.js";
+import { testTransport } from "./testing/transport.js";
 import { Limiter } from "./limiter.js";
 
 const A = AsyncConnectorService.method;
@@ -74,7 +75,7 @@ function logSink() {
 async function serve(connectors: AsyncConnector[], options: ConnectorServiceOptions = {}) {
   const registry = new ConnectorRegistry();
   for (const connector of connectors) registry.register(connector);
-  const service = await startConnectorService({ port: 0, prometheusPort: 0, host: "127.0.0.1", discover: false, builtins: false, logLevel: "silent", registry, ...options });
+  const service = await startConnectorService({ transport: testTransport(), port: 0, prometheusPort: 0, host: "127.0.0.1", discover: false, builtins: false, logLevel: "silent", registry, ...options });
   return { service, client: testClient(service.port) };
 }
 

@@ -12,6 +12,7 @@ import * as grpc from "@grpc/grpc-js";
 import { ConnectorMetadataService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import { startConnectorService } from "./service.js";
 import { testClient } from "./testing/client.js";
+import { testTransport } from "./testing/transport.js";
 
 test("TLS with --tls-cert/--tls-key material", async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "fc-tls-"));
@@ -23,7 +24,7 @@ test("TLS with --tls-cert/--tls-key material", async (t) => {
     return;
   }
   const cert = readFileSync(path.join(dir, "cert.pem"));
-  const service = await startConnectorService({ port: 0, host: "127.0.0.1", prometheusPort: null, logLevel: "silent", discover: false, tls: { cert, key: readFileSync(path.join(dir, "key.pem")) } });
+  const service = await startConnectorService({ transport: testTransport(), port: 0, host: "127.0.0.1", prometheusPort: null, logLevel: "silent", discover: false, tls: { cert, key: readFileSync(path.join(dir, "key.pem")) } });
   const client = testClient(service.port, {}, grpc.credentials.createSsl(cert));
   try {
     const list = await client.unary(ConnectorMetadataService.method.listConnectors, {});
@@ -53,7 +54,7 @@ test('discovery: installed packages with a "flyteConnectors" field are loaded; b
   pkg("broken", { type: "module", flyteConnectors: "./missing.js" }, {});
   pkg("throws-bare", { type: "module", flyteConnectors: "./index.js" }, { "index.js": 'throw new TypeError("");' });
   pkg("unrelated", { type: "module", main: "x.js" }, {});
-  const service = await startConnectorService({ port: 0, host: "127.0.0.1", prometheusPort: null, logLevel: "silent", builtins: false, cwd: dir });
+  const service = await startConnectorService({ transport: testTransport(), port: 0, host: "127.0.0.1", prometheusPort: null, logLevel: "silent", builtins: false, cwd: dir });
   try {
     assert.deepEqual(
       service.connectors.map((c) => [c.name, c.taskType, c.source]).sort(),

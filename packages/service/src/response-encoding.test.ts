@@ -10,6 +10,7 @@ import { AsyncConnector, ConnectorRegistry, Phase, ResourceMeta, SyncConnector, 
 import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import { startConnectorService } from "./service.js";
 import { testClient } from "./testing/client.js";
+import { testTransport } from "./testing/transport.js";
 
 const A = AsyncConnectorService.method;
 
@@ -39,7 +40,7 @@ class Answer extends SyncConnector {
 
 test("an unencodable response is INTERNAL to the client and a failure in the metrics; an impossible sync meta is INVALID_ARGUMENT", async () => {
   const registry = new ConnectorRegistry().register(new BrokenLinkConnector()).register(new Answer());
-  const service = await startConnectorService({ port: 0, prometheusPort: 0, host: "127.0.0.1", discover: false, logLevel: "silent", registry });
+  const service = await startConnectorService({ transport: testTransport(), port: 0, prometheusPort: 0, host: "127.0.0.1", discover: false, logLevel: "silent", registry });
   const client = testClient(service.port);
   const code = async (call: Promise<unknown>) => {
     try {

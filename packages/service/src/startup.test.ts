@@ -18,6 +18,7 @@ import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/con
 import { startConnectorService } from "./service.js";
 import { CLI_BIN as bin } from "./testing/spawn.js";
 import { testClient } from "./testing/client.js";
+import { testTransport } from "./testing/transport.js";
 
 const repositoryRoot = fileURLToPath(new URL("../../..", import.meta.url));
 
@@ -123,7 +124,7 @@ test("a failed request's log line has one msg and the reason under its own key",
       done();
     },
   });
-  const service = await startConnectorService({ port: 0, host: "127.0.0.1", prometheusPort: null, connectPort: null, discover: false, logger: pino({ level: "info" }, sink) });
+  const service = await startConnectorService({ transport: testTransport(), port: 0, host: "127.0.0.1", prometheusPort: null, connectPort: null, discover: false, logger: pino({ level: "info" }, sink) });
   const client = testClient(service.port);
   try {
     await assert.rejects(client.unary(AsyncConnectorService.method.getTask, { taskCategory: { name: "no-such-type", version: 0 }, resourceMeta: new Uint8Array() }));
@@ -151,7 +152,7 @@ test("serve does not read its own disk for a caller (offloaded literal at a loca
     return { template: { type: "echo", interface: { inputs: variableMap({ n: types.int }), outputs: variableMap({ n: types.int }) } }, inputs, outputPrefix: "s3://b/x/1" };
   };
   for (const allowLocalFiles of [false, true]) {
-    const service = await startConnectorService({ port: 0, host: "127.0.0.1", prometheusPort: null, connectPort: null, discover: false, logLevel: "silent", allowLocalFiles });
+    const service = await startConnectorService({ transport: testTransport(), port: 0, host: "127.0.0.1", prometheusPort: null, connectPort: null, discover: false, logLevel: "silent", allowLocalFiles });
     const client = testClient(service.port);
     try {
       for (const uri of [file, pathToFileURL(file).href]) {
@@ -246,7 +247,7 @@ test("a connector's failed fetch is logged with its cause (ECONNREFUSED), and th
     },
   });
   const registry = new ConnectorRegistry().register(new Fetching());
-  const service = await startConnectorService({ port: 0, host: "127.0.0.1", prometheusPort: null, connectPort: null, discover: false, builtins: false, registry, logger: pino({ level: "info" }, sink) });
+  const service = await startConnectorService({ transport: testTransport(), port: 0, host: "127.0.0.1", prometheusPort: null, connectPort: null, discover: false, builtins: false, registry, logger: pino({ level: "info" }, sink) });
   const client = testClient(service.port);
   try {
     await assert.rejects(client.unary(AsyncConnectorService.method.createTask, { template: { type: "fetching" }, connection: { secrets: { token: secret } } }), (error: { code: number; details: string }) => {
