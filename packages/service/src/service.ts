@@ -212,6 +212,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
         maxReceiveMessageBytes,
         tls: opts.tls,
         healthy: () => serving,
+        onEvent: transportEvents.record,
         onHandlerError: (error, path) => logger.error({ err: error, path }, "unexpected error in the Connect transport"),
       });
       for (const method of methodDefinitions(AsyncConnectorService, asyncConnectorHandlers(ctx))) connect.add(method);
