@@ -1,8 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import http2 from "node:http2";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { ServiceMetrics } from "../metrics.js";
+import { startConnectorService } from "../service.js";
 import { TRANSPORT_EVENT_NAMES, TransportEventLog } from "./events.js";
 
 function capture() {
@@ -57,4 +59,24 @@ test("transport events: flush reports what an open window held back", () => {
   log.flush();
   assert.deepEqual(lines.map((l) => l["suppressed"]), [undefined, 1]);
   assert.equal(TRANSPORT_EVENT_NAMES.length, new Set(TRANSPORT_EVENT_NAMES).size);
+});
+
+test("the service counts and logs its transport's events (both transports): a connection aged out", async () => {
+  for (const transport of ["native", "grpc-js"] as const) {
+    const { lines, logger } = capture();
+    const service = await startConnectorService({ transport, port: 0, prometheusPort: 0, connectPort: null, host: "127.0.0.1", discover: false, logger, maxConnectionAgeMs: 200 });
+    const session = http2.connect(`http://127.0.0.1:${service.port}`);
+    session.on("error", () => {});
+    try {
+      await new Promise((resolve) => session.once("goaway", resolve));
+      const text = await (await fetch(`http://127.0.0.1:${service.prometheusPort}/metrics`)).text();
+      assert.match(text, /^flyte_connector_transport_events_total\{event="goaway_sent"\} 1$/m, `${transport}: ${text.split("\n").filter((l) => l.includes("transport_events")).join("\n")}`);
+      assert.match(text, /^flyte_connector_transport_events_total\{event="session_error"\} 0$/m);
+      const line = lines.find((l) => l["transportEvent"] === "goaway_sent");
+      assert.equal(line?.["reason"], "max_connection_age", `${transport}: ${JSON.stringify(lines)}`);
+    } finally {
+      session.destroy();
+      await service.forceClose();
+    }
+  }
 });
