@@ -155,6 +155,36 @@ export function h2frame(type: number, flags: number, streamId: number, payload: 
 
 export const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
+/** An HPACK "literal header field without indexing" whose name is static-table entry `nameIndex`. */
+function hpackLiteral(nameIndex: number, value: string): Buffer {
+  const name = nameIndex < 15 ? [nameIndex] : [0x0f, nameIndex - 15];
+  return Buffer.from([...name, value.length, ...Buffer.from(value)]);
+}
+
+/**
+ * The HEADERS block of a gRPC request to `path` (HPACK static table: 0x83 `:method POST`, 0x86 `:scheme http`,
+ * 4 `:path`, 1 `:authority`, 31 `content-type`), so floods can be written as bytes without a client's CPU cost.
+ */
+export function requestHeaderBlock(path: string): Buffer {
+  return Buffer.concat([Buffer.from([0x83, 0x86]), hpackLiteral(4, path), hpackLiteral(1, "127.0.0.1"), hpackLiteral(31, "application/grpc")]);
+}
+
+/** Reads what the server sent on a raw connection for `ms`; returns the error codes of its GOAWAY frames. */
+export async function goawaysFrom(s: net.Socket, ms: number): Promise<number[]> {
+  const chunks: Buffer[] = [];
+  s.on("data", (d: Buffer) => chunks.push(d));
+  s.resume();
+  await new Promise((r) => setTimeout(r, ms));
+  const data = Buffer.concat(chunks);
+  const codes: number[] = [];
+  for (let offset = 0; offset + 9 <= data.length; ) {
+    const length = data.readUIntBE(offset, 3);
+    if (data[offset + 3] === 0x7 && offset + 17 <= data.length) codes.push(data.readUInt32BE(offset + 13));
+    offset += 9 + length;
+  }
+  return codes;
+}
+
 /** A TCP connection to `port` (raw bytes). */
 export function socket(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
