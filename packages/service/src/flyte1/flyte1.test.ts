@@ -15,6 +15,7 @@ import { EchoConnector } from "flyte-connectors/builtin";
 import { file_flyteidl_service_agent } from "@flyte-connectors/flyteidl/flyteidl/service/agent_pb.js";
 import { startConnectorService, type ConnectorServiceHandle } from "../service.js";
 import { TestConnector } from "../testing/fixture-connectors.js";
+import { TRANSPORT_KINDS } from "../transport/index.js";
 
 const PYTHON = process.env["FLYTE1_PYTHON"] ?? "/usr/bin/python3";
 
@@ -50,7 +51,7 @@ if (missing && process.env["CI"] === "true") {
   test("Python grpcio is installed (required under CI)", () => assert.fail(missing));
 }
 
-describe("Flyte 1 agent services (Python grpcio, flyteidl v1 messages)", { skip: missing }, () => {
+for (const transport of TRANSPORT_KINDS) describe(`Flyte 1 agent services (Python grpcio, flyteidl v1 messages; ${transport} transport)`, { skip: missing }, () => {
   let service: ConnectorServiceHandle;
   let dir: string;
   const steps = new Map<string, Record<string, unknown>>();
@@ -58,7 +59,7 @@ describe("Flyte 1 agent services (Python grpcio, flyteidl v1 messages)", { skip:
   before(async () => {
     const registry = new ConnectorRegistry();
     registry.register(new EchoConnector()).register(new TestConnector()).register(new GreetConnector());
-    service = await startConnectorService({ port: 0, host: "127.0.0.1", prometheusPort: 0, registry, builtins: false, discover: false, logLevel: "silent" });
+    service = await startConnectorService({ port: 0, host: "127.0.0.1", prometheusPort: 0, connectPort: null, transport, registry, builtins: false, discover: false, logLevel: "silent" });
     dir = mkdtempSync(join(tmpdir(), "flyte1-"));
     const descriptors = join(dir, "flyteidl.binpb");
     writeFileSync(descriptors, fileDescriptorSet(file_flyteidl_service_agent));

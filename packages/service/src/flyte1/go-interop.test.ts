@@ -29,6 +29,7 @@ import { TaskTemplateSchema, type TaskTemplate } from "@flyte-connectors/flyteid
 import { SimpleType } from "@flyte-connectors/flyteidl/flyteidl/core/types_pb.js";
 import { startConnectorService, type ConnectorServiceHandle } from "../service.js";
 import { TestConnector, observed } from "../testing/fixture-connectors.js";
+import { TRANSPORT_KINDS } from "../transport/index.js";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..", "..");
 const CLIENT_DIR = join(import.meta.dirname, "..", "..", "interop", "client");
@@ -150,13 +151,13 @@ class GreetConnector extends SyncConnector {
   }
 }
 
-describe("Flyte 1 agent services (grpc-go, as propeller dials)", { skip: missing }, () => {
+for (const transport of TRANSPORT_KINDS) describe(`Flyte 1 agent services (grpc-go, as propeller dials; ${transport} transport)`, { skip: missing }, () => {
   let service: ConnectorServiceHandle;
 
   before(async () => {
     const registry = new ConnectorRegistry();
     registry.register(new EchoConnector()).register(new TestConnector()).register(new GreetConnector());
-    service = await startConnectorService({ port: 0, host: "127.0.0.1", prometheusPort: null, registry, builtins: false, discover: false, logLevel: "silent" });
+    service = await startConnectorService({ port: 0, host: "127.0.0.1", prometheusPort: null, connectPort: null, transport, registry, builtins: false, discover: false, logLevel: "silent" });
   });
 
   after(async () => {
