@@ -29,7 +29,8 @@ interface Replica extends SpawnedService {
 
 /** Starts `flyte-connector serve` (built-in echo and sleep connectors) on `host` (a free port unless given). */
 async function startReplica(host = "127.0.0.1", port = 0): Promise<Replica> {
-  const service = await spawnService(["serve", "--port", String(port), "--prometheus-port", "0", "--host", host, "--no-discover", "--log-level", "warn"]);
+  // --connect-port 0: with a fixed --port the default Connect port 8090 would be bound too.
+  const service = await spawnService(["serve", "--port", String(port), "--prometheus-port", "0", "--connect-port", "0", "--host", host, "--no-discover", "--log-level", "warn"]);
   return Object.assign(service, { host, client: testClient(service.port, {}, undefined, host) });
 }
 

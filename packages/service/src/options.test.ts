@@ -99,7 +99,8 @@ test("health is NOT_SERVING until connector modules are loaded, then SERVING wit
   const port = await freePort();
   const bin = fileURLToPath(new URL("../bin/flyte-connector.js", import.meta.url));
   const module = fileURLToPath(new URL("./testing/slow-load.ts", import.meta.url));
-  const child = spawn(process.execPath, [bin, "serve", "--port", String(port), "--prometheus-port", "0", "--host", "127.0.0.1", "--no-discover", "--modules", module], { stdio: "ignore" });
+  // --connect-port 0: a fixed --port would otherwise also bind the default Connect port 8090 (shared by parallel tests).
+  const child = spawn(process.execPath, [bin, "serve", "--port", String(port), "--prometheus-port", "0", "--connect-port", "0", "--host", "127.0.0.1", "--no-discover", "--modules", module], { stdio: "ignore" });
   try {
     const seen: string[] = [];
     const t0 = Date.now();
