@@ -506,3 +506,25 @@ test("grpc-js transport: close drains (the call in flight completes); destroy re
   assert.equal(g.events.filter((e) => e.event === "stream_reset_on_shutdown").length, 1);
   g.client.close();
 });
+
+test("grpc-js transport: keepalive — client PINGs every 50 ms without calls are answered (no GOAWAY); the server PINGs too", async () => {
+  const f = await serve([{ path: "/t.S/Echo", kind: "unary", handler: (call) => call.respond(call.request) }], { keepaliveTimeMs: 200 } as Partial<TransportOptions>);
+  const session = http2.connect(`http://127.0.0.1:${f.port}`);
+  let goaway = false;
+  let serverPings = 0;
+  session.on("goaway", () => (goaway = true));
+  session.on("ping", () => serverPings++);
+  try {
+    await new Promise((resolve) => session.once("connect", resolve));
+    for (let i = 0; i < 30; i++) {
+      await new Promise<void>((resolve, reject) => session.ping((error) => (error ? reject(error) : resolve())));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(goaway, false, "no GOAWAY (too_many_pings) for a client pinging often");
+    assert.ok(serverPings >= 2, `the server pinged ${serverPings} times in ~1.5 s at a 200 ms keepalive`);
+    assert.equal(session.closed || session.destroyed, false);
+  } finally {
+    session.destroy();
+    await f.close();
+  }
+});

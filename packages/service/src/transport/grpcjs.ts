@@ -14,7 +14,14 @@ import http2 from "node:http2";
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
 import type * as grpc from "@grpc/grpc-js";
-import { DEFAULT_MAX_CONNECTION_AGE_GRACE_MS, MAX_TIMER_MS, parseGrpcTimeout } from "./server.js";
+import {
+  DEFAULT_KEEPALIVE_TIME_MS,
+  DEFAULT_KEEPALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTION_AGE_GRACE_MS,
+  HTTP2_SETTINGS,
+  MAX_TIMER_MS,
+  parseGrpcTimeout,
+} from "./server.js";
 import { Status } from "./status.js";
 import type { MetadataValue, MethodDefinition, OutgoingMetadata, ServerCall, TransportEvent, TransportOptions, TransportServer } from "./types.js";
 
@@ -241,10 +248,21 @@ interface SessionInfo {
 const kInfo = Symbol("grpcJsSessionInfo");
 type TappedSession = http2.ServerHttp2Session & { [kInfo]?: SessionInfo };
 
+/** Options of the grpc-js transport. */
+export interface GrpcJsTransportOptions extends TransportOptions {
+  /**
+   * The server PINGs every connection this often (grpc-js's keepalive); one that does not answer within
+   * {@link keepaliveTimeoutMs} is closed. 0: never. Default: as the native transport, DEFAULT_KEEPALIVE_TIME_MS.
+   */
+  keepaliveTimeMs?: number | undefined;
+  /** See {@link keepaliveTimeMs}. Default: DEFAULT_KEEPALIVE_TIMEOUT_MS. */
+  keepaliveTimeoutMs?: number | undefined;
+}
+
 /** A gRPC server on @grpc/grpc-js behind the transport contract. */
 export class GrpcJsServer implements TransportServer {
   readonly #server: grpc.Server;
-  readonly #options: TransportOptions;
+  readonly #options: GrpcJsTransportOptions;
   readonly #sessions = new Set<TappedSession>();
   /** @internal calls whose handler runs (reset on destroy). */
   readonly calls = new Set<GrpcJsCall>();
@@ -252,11 +270,13 @@ export class GrpcJsServer implements TransportServer {
   #destroying = false;
   #closed: Promise<void> | undefined;
 
-  constructor(options: TransportOptions) {
+  constructor(options: GrpcJsTransportOptions) {
     this.#options = options;
     const channelOptions: grpc.ServerOptions = {
       "grpc.max_receive_message_length": options.maxReceiveMessageBytes,
       "grpc.max_send_message_length": -1,
+      // As the native transport: a client's calls beyond it queue (grpc-go) rather than open without bound.
+      "grpc.max_concurrent_streams": HTTP2_SETTINGS.maxConcurrentStreams,
       // Channelz keeps per-call statistics nobody reads here; sessions are tracked by this adapter instead.
       "grpc.enable_channelz": 0,
     };
@@ -267,7 +287,12 @@ export class GrpcJsServer implements TransportServer {
     const idle = options.maxConnectionIdleMs ?? 0;
     if (idle > 0) channelOptions["grpc.max_connection_idle_ms"] = Math.min(idle, MAX_TIMER_MS);
     // Keepalive: a grpc-js server enforces no ping policy (it never answers GOAWAY too_many_pings), so the
-    // backend's pings every 30 s, with or without calls, need no permit option.
+    // backend's pings every 30 s, with or without calls, need no permit option. Its own pings find dead peers.
+    const keepalive = options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS;
+    if (keepalive > 0) {
+      channelOptions["grpc.keepalive_time_ms"] = Math.min(keepalive, MAX_TIMER_MS);
+      channelOptions["grpc.keepalive_timeout_ms"] = Math.min(options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS, MAX_TIMER_MS);
+    }
     this.#server = new (grpcJs().Server)(channelOptions);
   }
 
