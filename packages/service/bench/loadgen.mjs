@@ -1,9 +1,9 @@
 // Load generator: a separate process speaking gRPC over raw node:http2 client sessions with pre-encoded frames.
-// Usage: node loadgen.mjs <url> <path> <base64 request message> <concurrency> <seconds> [sessions]
+// Usage: node loadgen.mjs <url> <path> <base64 request message> <concurrency> <seconds> [sessions] [warm-up seconds]
 // Prints one JSON line: { calls, errors, seconds, rps, p50ms, p99ms, firstError }.
 import http2 from "node:http2";
 
-const [url, path, b64, concStr, secStr, sessStr] = process.argv.slice(2);
+const [url, path, b64, concStr, secStr, sessStr, warmStr] = process.argv.slice(2);
 const msg = Buffer.from(b64 ?? "", "base64");
 const frame = Buffer.alloc(5 + msg.length);
 frame.writeUInt8(0, 0);
@@ -28,7 +28,7 @@ const headers = {
   te: "trailers",
   "grpc-timeout": "10S",
 };
-const warmupMs = Math.min(1000, seconds * 200);
+const warmupMs = warmStr ? Number(warmStr) * 1000 : Math.min(1000, seconds * 200);
 const start = performance.now();
 const measureFrom = start + warmupMs;
 const end = measureFrom + seconds * 1000;

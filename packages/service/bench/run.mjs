@@ -7,7 +7,7 @@
 //     peak (VmHWM), event-loop delay p99 in the server process.
 // Load comes from a separate process: h2load (Debian nghttp2-client) when on PATH, else bench/loadgen.mjs.
 // Usage: node packages/service/bench/run.mjs [--seconds 3] [--capacity-seconds 10] [--capacity-levels 1000,10000]
-//        [--only side|capacity] [--servers native,grpc-js,bare,python] [--loadgen h2load|node]
+//        [--only side|capacity] [--vendor http|sleep] [--servers native,grpc-js,bare,python] [--loadgen h2load|node]
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -32,8 +32,12 @@ const arg = (name, fallback) => {
 };
 const seconds = Number(arg("seconds", 3));
 const capacitySeconds = Number(arg("capacity-seconds", 10));
+// Long enough for every connection to the vendor to be open and the heap to reach its working size.
+const capacityWarmup = Number(arg("capacity-warmup", 3));
 const capacityLevels = arg("capacity-levels", "1000,10000").split(",").map(Number);
 const only = arg("only", "");
+// http: `get` calls the fake vendor API (fetch / aiohttp); sleep: it waits 200 ms on a timer (no HTTP client cost).
+const vendorKind = arg("vendor", "http");
 const PYTHON = process.env.PYTHON ?? "/usr/bin/python3";
 const onPath = (cmd, args = ["--version"]) => {
   try {
@@ -45,14 +49,25 @@ const onPath = (cmd, args = ["--version"]) => {
 };
 const loadgen = arg("loadgen", onPath("h2load") ? "h2load" : "node");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "fc-bench-"));
-process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
+// Servers still running when this process ends (an error, ^C) are killed with it.
+const children = new Set();
+process.on("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+  rmSync(tmp, { recursive: true, force: true });
+});
+process.on("SIGINT", () => process.exit(130));
+const track = (child) => {
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  return child;
+};
 
 // The grpc-js row needs the service's `transport` option (transport/index.ts).
 const distService = here("../dist/service.js");
 const hasGrpcJsTransport = existsSync(distService) && readFileSync(distService, "utf8").includes("createTransport");
-const pythonProblem = onPath(PYTHON, ["-c", "import grpc, google.protobuf"])
+const pythonProblem = onPath(PYTHON, ["-c", "import grpc, google.protobuf, aiohttp"])
   ? undefined
-  : `${PYTHON} with grpc and protobuf not found (Debian: apt-get install python3-grpcio python3-protobuf; or set PYTHON)`;
+  : `${PYTHON} with grpc, protobuf and aiohttp not found (Debian: apt-get install python3-grpcio python3-protobuf python3-aiohttp; or set PYTHON)`;
 
 const SERVERS = {
   native: { label: "service, native transport", file: "./servers/service.mjs", env: {} },
@@ -123,8 +138,14 @@ const procStatus = (pid, key) => {
   return m ? Number(m[1]) / 1024 : NaN;
 };
 
+/** CPU seconds (user + system) a process has used so far. */
+const cpuSeconds = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime: fields 14 and 15, in clock ticks (100 Hz)
+};
+
 async function startNode(file, env) {
-  const child = spawn(process.execPath, [here(file)], { stdio: ["ignore", "ignore", "inherit", "ipc"], env: { ...process.env, ...env } });
+  const child = track(spawn(process.execPath, [here(file)], { stdio: ["ignore", "ignore", "inherit", "ipc"], env: { ...process.env, ...env } }));
   const [msg] = await once(child, "message");
   const ask = async (what) => {
     child.send(what);
@@ -137,7 +158,7 @@ async function startNode(file, env) {
 let descriptorSet;
 async function startPython(env) {
   descriptorSet ??= writeDescriptorSet();
-  const child = spawn(PYTHON, [here("./servers/python_aio.py"), descriptorSet], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, ...env } });
+  const child = track(spawn(PYTHON, [here("./servers/python_aio.py"), descriptorSet], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, ...env } }));
   const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const first = await lines.next();
   if (first.done) throw new Error("the Python baseline exited before serving");
@@ -156,7 +177,8 @@ async function startServer(name, env = {}) {
 }
 
 async function stopServer(server) {
-  server.child.kill();
+  // SIGKILL: the service would otherwise wait out its grace period for calls the load generator left open.
+  server.child.kill("SIGKILL");
   if (server.child.exitCode === null && server.child.signalCode === null) await once(server.child, "exit");
 }
 
@@ -187,24 +209,27 @@ function check(port, call) {
   });
 }
 
-/** Failed calls counted by the service's own metrics (sum of flyte_connector_requests_failure_total). */
+/**
+ * Failed calls counted by the service's own metrics (sum of flyte_connector_requests_failure_total), except
+ * CANCELLED (499): the load generator cancels the calls still in flight when it stops.
+ */
 async function serviceFailures(server) {
   if (!server.prometheusPort) return undefined;
   const text = await (await fetch(`http://127.0.0.1:${server.prometheusPort}/metrics`)).text();
   let failures = 0;
-  for (const m of text.matchAll(/^flyte_connector_requests_failure_total\{[^}]*\} (\d+)/gm)) failures += Number(m[1]);
+  for (const m of text.matchAll(/^flyte_connector_requests_failure_total\{([^}]*)\} (\d+)/gm)) if (!m[1].includes('error_code="499"')) failures += Number(m[2]);
   return failures;
 }
 
 const quantile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN);
 
-async function loadH2load(port, call, conc, conns, secs) {
+async function loadH2load(port, call, conc, conns, secs, warmup) {
   const data = path.join(tmp, "request.bin");
   const log = path.join(tmp, "h2load.log");
   writeFileSync(data, frameOf(call.message));
   rmSync(log, { force: true });
   const perConn = Math.ceil(conc / conns);
-  const args = ["-D", String(secs), "--warm-up-time", "1", "-c", String(conns), "-m", String(perConn), "-t", "1", "-d", data];
+  const args = ["-D", String(secs), "--warm-up-time", String(warmup), "-c", String(conns), "-m", String(perConn), "-t", "1", "-d", data];
   args.push("-H", "content-type: application/grpc", "-H", "te: trailers", "-H", "grpc-timeout: 10S", "--log-file", log);
   const child = spawn("h2load", [...args, `http://127.0.0.1:${port}${call.path}`], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
@@ -223,9 +248,9 @@ async function loadH2load(port, call, conc, conns, secs) {
   return { calls: succeeded, errors: Number(requests[5]) + Number(requests[6]) + Number(requests[7]), rps: succeeded / secs, p50ms: quantile(lat, 0.5), p99ms: quantile(lat, 0.99) };
 }
 
-async function loadNode(port, call, conc, conns, secs) {
+async function loadNode(port, call, conc, conns, secs, warmup) {
   const b64 = Buffer.from(call.message).toString("base64");
-  const child = spawn(process.execPath, [here("./loadgen.mjs"), `http://127.0.0.1:${port}`, call.path, b64, String(conc), String(secs), String(conns)], {
+  const child = spawn(process.execPath, [here("./loadgen.mjs"), `http://127.0.0.1:${port}`, call.path, b64, String(conc), String(secs), String(conns), String(warmup)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   let out = "";
@@ -235,19 +260,28 @@ async function loadNode(port, call, conc, conns, secs) {
 }
 
 /** One measurement on a fresh server: load, errors (service metrics), RSS peak, event-loop delay p99. */
-async function measure(name, call, conc, conns, secs, env = {}) {
+async function measure(name, call, conc, conns, secs, warmup, env = {}) {
   const server = await startServer(name, env);
   try {
     await check(server.port, call);
     const before = await serviceFailures(server);
     await server.ask("reset");
-    const result = loadgen === "h2load" ? await loadH2load(server.port, call, conc, conns, secs) : await loadNode(server.port, call, conc, conns, secs);
-    const stats = server.ask ? await server.ask("stats") : {};
+    // CPU used in the measured window only (after the load generator's warm-up).
+    let cpuBefore = NaN;
+    const atWarm = setTimeout(() => (cpuBefore = cpuSeconds(server.child.pid)), warmup * 1000);
+    const result = loadgen === "h2load" ? await loadH2load(server.port, call, conc, conns, secs, warmup) : await loadNode(server.port, call, conc, conns, secs, warmup);
+    clearTimeout(atWarm);
+    // Server CPU per successful call in the measured window: much less dependent on how much CPU a shared machine
+    // leaves the server than calls/s, and 1 / this = the calls/s one core could serve.
+    result.cpuMsPerCall = ((cpuSeconds(server.child.pid) - cpuBefore) * 1000) / Math.max(1, result.calls);
+    const stats = await server.ask("stats");
+    if (stats.errors) result.errors += stats.errors;
     const after = await serviceFailures(server);
     if (before !== undefined && after !== undefined) result.errors += after - before;
     result.rssPeak = procStatus(server.child.pid, "VmHWM");
     result.rss = procStatus(server.child.pid, "VmRSS");
     result.eldP99Ms = stats.eldP99Ms;
+    result.memoryPeakMb = stats.memoryPeakMb;
     return result;
   } finally {
     await stopServer(server);
@@ -273,13 +307,13 @@ async function sideBySide() {
     }
     const cells = [];
     for (const s of scenarios) {
-      const r = await measure(name, s.call, s.conc, s.conns, seconds);
+      const r = await measure(name, s.call, s.conc, s.conns, seconds, 1);
       console.error(`  ${spec.label}, ${s.name}: ${f0(r.rps)}/s, p50 ${f2(r.p50ms)} p99 ${f2(r.p99ms)} ms, errors ${r.errors}`);
       cells.push(r);
     }
     rows.push({ name, cells });
   }
-  console.log(`\nSide by side (${seconds} s per cell after 1 s warm-up; calls/s, p50 / p99 ms, RSS peak MB; GetTask: trivial connector)`);
+  console.log(`\nSide by side (${seconds} s per cell after 1 s warm-up; calls/s, p50 / p99 ms, RSS peak MB, server CPU µs per call; GetTask: trivial connector)`);
   console.log(`| server | ${scenarios.map((s) => s.name).join(" | ")} |\n|---|${scenarios.map(() => "---|").join("")}`);
   for (const row of rows) {
     const label = SERVERS[row.name].label;
@@ -287,7 +321,7 @@ async function sideBySide() {
       console.log(`| ${label} | ${scenarios.map(() => `not measured: ${row.missing}`).join(" | ")} |`);
       continue;
     }
-    const cells = row.cells.map((r) => `${f0(r.rps)}, ${f2(r.p50ms)} / ${f2(r.p99ms)}, ${f0(r.rssPeak)} MB${r.errors ? `, **${r.errors} errors**` : ""}`);
+    const cells = row.cells.map((r) => `${f0(r.rps)}, ${f2(r.p50ms)} / ${f2(r.p99ms)}, ${f0(r.rssPeak)} MB, ${f0(r.cpuMsPerCall * 1000)} µs${r.errors ? `, **${r.errors} errors**` : ""}`);
     console.log(`| ${label} | ${cells.join(" | ")} |`);
   }
 }
@@ -302,26 +336,26 @@ async function capacity() {
         rows.push({ name, level, missing: spec.missing });
         continue;
       }
-      const vendor = await startNode("./servers/vendor.mjs", {});
+      const vendor = vendorKind === "http" ? await startNode("./servers/vendor.mjs", {}) : undefined;
       try {
-        const r = await measure(name, vendorGet, level, 4, capacitySeconds, { VENDOR_URL: `http://127.0.0.1:${vendor.port}` });
-        r.vendorCpu = undefined;
+        const r = await measure(name, vendorGet, level, 4, capacitySeconds, capacityWarmup, vendor ? { VENDOR_URL: `http://127.0.0.1:${vendor.port}` } : {});
         rows.push({ name, level, r });
-        console.error(`  capacity ${spec.label} ×${level}: ${f0(r.rps)}/s (${f0((100 * r.rps * 0.2) / level)} % of ideal), p99 ${f0(r.p99ms)} ms, RSS peak ${f0(r.rssPeak)} MB, eld p99 ${f1(r.eldP99Ms)} ms, errors ${r.errors}`);
+        console.error(`  capacity ${spec.label} ×${level}: ${f0(r.rps)}/s (${f0((100 * r.rps * 0.2) / level)} % of ideal), p99 ${f0(r.p99ms)} ms, RSS peak ${f0(r.rssPeak)} MB, eld p99 ${f1(r.eldP99Ms)} ms, CPU ${f0(r.cpuMsPerCall * 1000)} µs/poll, errors ${r.errors}${r.memoryPeakMb ? `, memory peaks MB ${JSON.stringify(r.memoryPeakMb)}` : ""}`);
       } finally {
-        await stopServer(vendor);
+        if (vendor) await stopServer(vendor);
       }
     }
   }
-  console.log(`\nLatency-bound capacity (${capacitySeconds} s after 1 s warm-up, 4 connections; get polls a fake vendor API answering after 200 ms; ideal = in flight / 0.2 s)`);
-  console.log("| server | in flight | polls/s | % of ideal | p50 / p99 ms | RSS peak MB | event-loop delay p99 ms | errors |");
-  console.log("|---|---|---|---|---|---|---|---|");
+  const how = vendorKind === "http" ? "get calls a fake vendor API answering after 200 ms (Node fetch / Python aiohttp)" : "get waits 200 ms on a timer (setTimeout / asyncio.sleep)";
+  console.log(`\nLatency-bound capacity (${capacitySeconds} s after ${capacityWarmup} s warm-up, 4 connections; ${how}; ideal = in flight / 0.2 s)`);
+  console.log("| server | in flight | polls/s | % of ideal | p50 / p99 ms | RSS peak MB | event-loop delay p99 ms | server CPU µs per poll (polls/s per core) | errors |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
   for (const { name, level, r, missing } of rows) {
     if (missing) {
-      console.log(`| ${SERVERS[name].label} | ${level} | not measured: ${missing} | | | | | |`);
+      console.log(`| ${SERVERS[name].label} | ${level} | not measured: ${missing} | | | | | | |`);
       continue;
     }
-    console.log(`| ${SERVERS[name].label} | ${level} | ${f0(r.rps)} | ${f0((100 * r.rps * 0.2) / level)} % | ${f0(r.p50ms)} / ${f0(r.p99ms)} | ${f0(r.rssPeak)} | ${f1(r.eldP99Ms)} | ${r.errors} |`);
+    console.log(`| ${SERVERS[name].label} | ${level} | ${f0(r.rps)} | ${f0((100 * r.rps * 0.2) / level)} % | ${f0(r.p50ms)} / ${f0(r.p99ms)} | ${f0(r.rssPeak)} | ${f1(r.eldP99Ms)} | ${f0(r.cpuMsPerCall * 1000)} (${f0(1000 / r.cpuMsPerCall)}) | ${r.errors} |`);
   }
 }
 

@@ -1,6 +1,7 @@
 // The real connector service (built dist) for the benchmark: built-in connectors (echo, sleep) plus
 // - "trivial": get → SUCCEEDED, no outputs;
-// - "vendor": get polls a fake vendor API (VENDOR_URL, bench/servers/vendor.mjs) with fetch and reports its state;
+// - "vendor": get polls a fake vendor API (VENDOR_URL, bench/servers/vendor.mjs) with fetch and reports its state
+//   (without VENDOR_URL it waits 200 ms on a timer instead);
 // default log level (info) to stdout, metrics on, every other option at its default.
 // TRANSPORT=grpc-js serves on the grpc-js transport (when the service has the option); WORKER sets --worker.
 import { AsyncConnector, ConnectorRegistry, Phase, ResourceMeta } from "flyte-connectors";
@@ -30,6 +31,11 @@ class VendorConnector extends AsyncConnector {
     return new TrivialMeta({ id: "job-1" });
   }
   async get({ resourceMeta, signal }) {
+    if (!vendorUrl) {
+      // No vendor server: a 200 ms timer stands in for the call (the gRPC and scheduling cost alone).
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return { phase: Phase.SUCCEEDED };
+    }
     const response = await fetch(`${vendorUrl}/jobs/${resourceMeta.id}`, { signal });
     const job = await response.json();
     return { phase: job.state === "succeeded" ? Phase.SUCCEEDED : Phase.RUNNING };
