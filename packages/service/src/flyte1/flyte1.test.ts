@@ -15,7 +15,8 @@ import { EchoConnector } from "flyte-connectors/builtin";
 import { file_flyteidl_service_agent } from "@flyte-connectors/flyteidl/flyteidl/service/agent_pb.js";
 import { startConnectorService, type ConnectorServiceHandle } from "../service.js";
 import { TestConnector } from "../testing/fixture-connectors.js";
-import { TRANSPORT_KINDS } from "../transport/index.js";
+import { testTransport } from "../testing/transport.js";
+import { DEFAULT_TRANSPORT } from "../transport/index.js";
 
 const PYTHON = process.env["FLYTE1_PYTHON"] ?? "/usr/bin/python3";
 
@@ -51,7 +52,10 @@ if (missing && process.env["CI"] === "true") {
   test("Python grpcio is installed (required under CI)", () => assert.fail(missing));
 }
 
-for (const transport of TRANSPORT_KINDS) describe(`Flyte 1 agent services (Python grpcio, flyteidl v1 messages; ${transport} transport)`, { skip: missing }, () => {
+// The transport FLYTE_CONNECTOR_TEST_TRANSPORT names (scripts/test.mjs runs the service tests on each).
+const transport = testTransport() ?? DEFAULT_TRANSPORT;
+
+describe(`Flyte 1 agent services (Python grpcio, flyteidl v1 messages; ${transport} transport)`, { skip: missing }, () => {
   let service: ConnectorServiceHandle;
   let dir: string;
   const steps = new Map<string, Record<string, unknown>>();

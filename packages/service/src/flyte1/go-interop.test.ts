@@ -29,7 +29,8 @@ import { TaskTemplateSchema, type TaskTemplate } from "@flyte-connectors/flyteid
 import { SimpleType } from "@flyte-connectors/flyteidl/flyteidl/core/types_pb.js";
 import { startConnectorService, type ConnectorServiceHandle } from "../service.js";
 import { TestConnector, observed } from "../testing/fixture-connectors.js";
-import { TRANSPORT_KINDS } from "../transport/index.js";
+import { testTransport } from "../testing/transport.js";
+import { DEFAULT_TRANSPORT } from "../transport/index.js";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..", "..");
 const CLIENT_DIR = join(import.meta.dirname, "..", "..", "interop", "client");
@@ -151,7 +152,10 @@ class GreetConnector extends SyncConnector {
   }
 }
 
-for (const transport of TRANSPORT_KINDS) describe(`Flyte 1 agent services (grpc-go, as propeller dials; ${transport} transport)`, { skip: missing }, () => {
+// The transport FLYTE_CONNECTOR_TEST_TRANSPORT names (scripts/test.mjs runs the service tests on each).
+const transport = testTransport() ?? DEFAULT_TRANSPORT;
+
+describe(`Flyte 1 agent services (grpc-go, as propeller dials; ${transport} transport)`, { skip: missing }, () => {
   let service: ConnectorServiceHandle;
 
   before(async () => {
