@@ -528,3 +528,30 @@ test("grpc-js transport: keepalive — client PINGs every 50 ms without calls ar
     await f.close();
   }
 });
+
+test("grpc-js transport: bidi requests are bounded together (twice the receive limit) and each must decode", async () => {
+  let ran = 0;
+  const f = await serve([{ path: "/t.S/Collect", kind: "bidi_streaming", handler: (call) => (ran++, call.end()) }], { maxReceiveMessageBytes: 1000 });
+  const outcome = (messages: Buffer[]) =>
+    new Promise<grpc.StatusObject>((resolve) => {
+      const call = f.client.makeBidiStreamRequest("/t.S/Collect", toBuffer, asText);
+      call.on("data", () => {});
+      call.on("error", () => {});
+      call.on("status", resolve);
+      for (const message of messages) call.write(message);
+      call.end();
+    });
+  try {
+    const big = await outcome([Buffer.alloc(900, 0x61), Buffer.alloc(900, 0x61), Buffer.alloc(900, 0x61)]);
+    assert.equal(big.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.match(big.details, /larger than max together \(2700 vs\. 2000\)/);
+    const bad = await outcome([text("header"), Buffer.from([0xff])]);
+    assert.equal(bad.code, grpc.status.INTERNAL);
+    assert.match(bad.details, /^Failed to parse the request message/);
+    assert.equal(ran, 0, "the handler never ran");
+    assert.equal((await outcome([Buffer.alloc(900, 0x61), Buffer.alloc(900, 0x61)])).code, grpc.status.OK);
+    assert.equal(ran, 1);
+  } finally {
+    await f.close();
+  }
+});

@@ -384,10 +384,11 @@ export class GrpcJsServer implements TransportServer {
     };
     const onData = (bytes: Buffer) => {
       if (started || call.done) return;
-      // Each message is bounded by grpc-js; the collected ones together by the same limit.
+      // Each message is bounded by grpc-js; the collected ones together by twice that (as the native transport).
       received += bytes.length;
-      if (received > this.#options.maxReceiveMessageBytes) {
-        call.fail(Status.RESOURCE_EXHAUSTED, `Received messages larger than max in total (${received} vs. ${this.#options.maxReceiveMessageBytes})`);
+      const max = 2 * this.#options.maxReceiveMessageBytes;
+      if (received > max) {
+        call.fail(Status.RESOURCE_EXHAUSTED, `Request messages larger than max together (${received} vs. ${max})`);
         return;
       }
       try {
