@@ -18,7 +18,7 @@ import { TestConnector } from "../testing/fixture-connectors.js";
 import { testTransport } from "../testing/transport.js";
 import { DEFAULT_TRANSPORT } from "../transport/index.js";
 
-const PYTHON = process.env["FLYTE1_PYTHON"] ?? "/usr/bin/python3";
+const PYTHON = process.env["GRPCIO_PYTHON"] ?? "/usr/bin/python3";
 
 /** A sync connector: greets its `name` input. */
 class GreetConnector extends SyncConnector {
