@@ -246,6 +246,20 @@ describe(`Flyte 1 agent services (grpc-go, as propeller dials; ${transport} tran
     assert.match(failed!.message, /^failed to do flyte1_greet task with error: the greeting service is down/);
   });
 
+  test("ExecuteTaskSync streams out of order are INVALID_ARGUMENT naming the problem", async () => {
+    const header = bytes(ExecuteTaskSyncRequestSchema, { part: { case: "header", value: { template: template("flyte1_greet", { name: SimpleType.STRING }) } } });
+    const inputs = bytes(ExecuteTaskSyncRequestSchema, { part: { case: "inputs", value: strings({ name: "x" }) } });
+    const call = (requests: Uint8Array[]) => ({ method: "/flyteidl.service.SyncAgentService/ExecuteTaskSync", bidi: true, requests, closeSendFirst: true, timeoutMs: 5000 });
+    const [inputsFirst, twoHeaders, headerOnly, empty] = await goCalls(service.port, [call([inputs, header]), call([header, header]), call([header]), call([])]);
+    assert.equal(inputsFirst!.code, 3);
+    assert.match(inputsFirst!.message, /first message must be a header/);
+    assert.equal(twoHeaders!.code, 3);
+    assert.match(twoHeaders!.message, /only one inputs message/);
+    assert.equal(headerOnly!.code, 3, "the task declares an input the stream never sent");
+    assert.match(headerOnly!.message, /name/);
+    assert.equal(empty!.code, 3);
+  });
+
   test("ExecuteTaskSync for an async connector: FAILED_PRECONDITION naming it, no job started", async () => {
     const requests = [
       bytes(ExecuteTaskSyncRequestSchema, { part: { case: "header", value: { template: template("test", {}, { mode: "wait" }) } } }),
