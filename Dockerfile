@@ -12,14 +12,15 @@ FROM node:${NODE_VERSION}-slim AS build
 WORKDIR /app
 COPY . .
 # npm ci installs dev dependencies too and runs the root "prepare" script, i.e. `npm run build`
-# (packages/flyteidl2/build.mjs copies the TypeScript of @flyteorg/flyteidl2, then `tsc -b`).
+# (packages/flyteidl2/build.mjs copies the TypeScript of @flyteorg/flyteidl2, packages/flyteidl/build.mjs generates
+# Flyte 1's agent services from @flyteorg/flyteidl's .proto files with buf + protoc-gen-es, then `tsc -b`).
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 # Production dependencies only. Pruning the built tree, not `npm ci --omit=dev` in a fresh stage: that would run
 # "prepare" again, which needs the dev-only TypeScript compiler. Compiled tests, build info and the copied
-# flyteidl2 sources are not needed at run time.
+# flyteidl sources are not needed at run time.
 RUN npm prune --omit=dev --no-audit --no-fund \
  && find packages connectors examples -path '*/node_modules' -prune -o \( -name '*.test.*' -o -name '*.tsbuildinfo' \) -type f -print0 | xargs -0 rm -f \
- && rm -rf packages/flyteidl2/src test scripts
+ && rm -rf packages/flyteidl2/src packages/flyteidl/src test scripts
 
 # ---- runtime ----
 FROM node:${NODE_VERSION}-slim
