@@ -6,6 +6,7 @@ import type { TaskTemplate } from "@flyte-connectors/flyteidl2/flyteidl2/core/ta
 import type { LogLineSchema } from "@flyte-connectors/flyteidl2/flyteidl2/logs/dataplane/payload_pb.js";
 import type { Phase } from "./phase.js";
 import type { ResourceMeta, ResourceMetaType } from "./resource-meta.js";
+import type { Storage } from "./storage/types.js";
 import type { DeclaredTypes } from "./types/index.js";
 
 /** A flyteidl2 `core.TaskLog` as a plain object, e.g. `{ name: "Console", uri: "https://…" }`. */
@@ -36,6 +37,12 @@ export interface CallContext {
   configs: Readonly<Record<string, string>>;
   /** Fires when the caller's deadline passes or the caller cancels; pass it to fetch and SDK calls. */
   signal: AbortSignal;
+  /**
+   * The dispatcher's object storage: read inputs and upload results with it (e.g.
+   * `FlyteFile.fromLocal(path, { prefix: outputPrefix, storage })`). In `serve` it refuses local paths unless
+   * --allow-local-files. Unset when the dispatcher was given a read-only LiteralStorage (use `defaultStorage()`).
+   */
+  storage?: Storage;
 }
 
 /** The arguments of `create` (and of a sync connector's `do`). */

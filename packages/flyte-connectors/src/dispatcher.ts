@@ -35,11 +35,18 @@ import { Phase } from "./phase.js";
 import type { ConnectorRegistry } from "./registry.js";
 import { Redactor } from "./redact.js";
 import { ResourceMeta, type ResourceMetaType } from "./resource-meta.js";
-import { decodeInputs, decodeTaskInputs, encodeOutputs, LocalFileStorage, RemoteOnlyStorage, type LiteralStorage } from "./types/index.js";
+import { defaultStorage } from "./storage/object-store.js";
+import type { Storage } from "./storage/types.js";
+import { decodeInputs, decodeTaskInputs, encodeOutputs, RemoteOnlyStorage, type LiteralStorage } from "./types/index.js";
+import { isStorage } from "./types/storage.js";
 
 export interface DispatcherOptions {
-  /** Where offloaded input literals are read from. Default: local files and `file://` URIs (see `allowLocalFiles`). */
-  storage?: LiteralStorage;
+  /**
+   * Where offloaded input literals, File/Dir contents and connector uploads (`request.storage`) go. Default:
+   * `defaultStorage()`: s3://, gs://, abfs(s)://, file:// configured from flyte-sdk's environment variables
+   * (local paths subject to `allowLocalFiles`).
+   */
+  storage?: LiteralStorage | Storage;
   /**
    * Whether offloaded literals at local paths or `file://` URIs are read (from this process's disk). A service
    * answering remote callers sets false: a caller must not make it read its own files. Default: true (the local
@@ -89,13 +96,13 @@ export type Operation = "create" | "get" | "delete" | "do" | "metrics" | "logs";
 export class ConnectorDispatcher {
   readonly registry: ConnectorRegistry;
   readonly #options: DispatcherOptions;
-  readonly #storage: LiteralStorage;
+  readonly #storage: LiteralStorage | Storage;
   readonly #recentSecrets = new Set<string>();
 
   constructor(registry: ConnectorRegistry, options: DispatcherOptions = {}) {
     this.registry = registry;
     this.#options = options;
-    const storage = options.storage ?? new LocalFileStorage();
+    const storage = options.storage ?? defaultStorage();
     this.#storage = options.allowLocalFiles === false ? new RemoteOnlyStorage(storage) : storage;
   }
 
@@ -103,7 +110,7 @@ export class ConnectorDispatcher {
     const template = request.template;
     if (!template) throw new ConnectorError("INVALID_ARGUMENT", "CreateTaskRequest.template is required.");
     const connector = this.registry.get(template.type, template.taskTypeVersion);
-    const context = callContext(request.connection, signal);
+    const context = callContext(request.connection, signal, this.#storage);
     // Input decoding runs inside #call too: an offloaded input read ends with the call's signal.
     const meta = await this.#call("create", connector, context, async () => {
       const createRequest = await this.#createRequest(request, template, context);
@@ -138,7 +145,7 @@ export class ConnectorDispatcher {
         `Connector "${connector.name}" for task type ${template.type} is asynchronous: call CreateTask (ListAgents reports it with is_sync false).`,
       );
     }
-    const context = callContext(request.connection, signal);
+    const context = callContext(request.connection, signal, this.#storage);
     return this.#call("do", connector, context, async () =>
       this.#resourceProto(connector.outputTypes, await connector.do(await this.#createRequest(request, template, context)), signal, this.#redactor(context)),
     );
@@ -160,7 +167,7 @@ export class ConnectorDispatcher {
 
   async getTask(request: GetTaskRequest, signal: AbortSignal): Promise<GetTaskResponse> {
     const connector = this.#connectorFor(request.taskCategory);
-    const context = callContext(request.connection, signal);
+    const context = callContext(request.connection, signal, this.#storage);
     if (connector.kind === "sync") {
       return create(GetTaskResponseSchema, { resource: SyncResultMeta.decode(request.resourceMeta).toProto() });
     }
@@ -174,7 +181,7 @@ export class ConnectorDispatcher {
   async deleteTask(request: DeleteTaskRequest, signal: AbortSignal): Promise<DeleteTaskResponse> {
     const connector = this.#connectorFor(request.taskCategory);
     if (connector.kind === "async") {
-      const context = callContext(request.connection, signal);
+      const context = callContext(request.connection, signal, this.#storage);
       let resourceMeta: ResourceMeta | undefined;
       try {
         resourceMeta = decodeMeta(connector.metadataType, request.resourceMeta);
@@ -194,7 +201,7 @@ export class ConnectorDispatcher {
 
   async getTaskMetrics(request: GetTaskMetricsRequest, signal: AbortSignal): Promise<GetTaskMetricsResponse> {
     const connector = this.#asyncWith(request.taskCategory, "getMetrics");
-    const context = callContext(undefined, signal);
+    const context = callContext(undefined, signal, this.#storage);
     const resourceMeta = decodeMeta(connector.metadataType, request.resourceMeta);
     const result = await this.#call("metrics", connector, context, () =>
       connector.getMetrics!({
@@ -212,7 +219,7 @@ export class ConnectorDispatcher {
 
   async *getTaskLogs(request: GetTaskLogsRequest, signal: AbortSignal): AsyncGenerator<GetTaskLogsResponse> {
     const connector = this.#asyncWith(request.taskCategory, "getLogs");
-    const context = callContext(undefined, signal);
+    const context = callContext(undefined, signal, this.#storage);
     const resourceMeta = decodeMeta(connector.metadataType, request.resourceMeta);
     const logsRequest = { ...context, resourceMeta, outputPrefix: "", lines: Number(request.lines), token: request.token };
     const pages = await this.#call("logs", connector, context, async () => logPages(await connector.getLogs!(logsRequest)));
@@ -397,8 +404,8 @@ function decodeMeta<M extends ResourceMeta>(type: ResourceMetaType<M>, bytes: Ui
   }
 }
 
-function callContext(connection: Connection | undefined, signal: AbortSignal): CallContext {
-  return { secrets: { ...connection?.secrets }, configs: { ...connection?.configs }, signal };
+function callContext(connection: Connection | undefined, signal: AbortSignal, storage: LiteralStorage | Storage): CallContext {
+  return { secrets: { ...connection?.secrets }, configs: { ...connection?.configs }, signal, ...(isStorage(storage) ? { storage } : {}) };
 }
 
 /** What getLogs returned, as pages: one page, or an async iterable of them. */

@@ -31,6 +31,7 @@ export {
   type StatusName,
 } from "./errors.js";
 export * from "./types/index.js";
+export * from "./storage/index.js";
 export { Redactor, secretForms, REDACTED } from "./redact.js";
 export * from "./task/index.js";
 export * from "./executor/index.js";

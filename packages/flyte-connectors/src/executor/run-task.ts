@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readFile, rmdir } from "node:fs/promises";
+import { mkdtemp, rmdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -19,7 +19,9 @@ import { isTerminalPhase, Phase } from "../phase.js";
 import type { ConnectorRegistry } from "../registry.js";
 import type { ConnectorTask, TypeSpecs } from "../task/index.js";
 import { decodeOutputs, encodeInputs, type InferShape } from "../types/index.js";
-import { localPathOf } from "../types/storage.js";
+import { defaultStorage } from "../storage/object-store.js";
+import { StorageError, type Storage } from "../storage/types.js";
+import { joinUri } from "../storage/uri.js";
 import { TaskFailedError } from "./errors.js";
 import { Progress, type ProgressOutput } from "./progress.js";
 import { runCancellation } from "./cancellation.js";
@@ -66,6 +68,11 @@ export interface RunOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Deadline of each CreateTask, GetTask and DeleteTask call in milliseconds, as the backend's. Default: 10 000. */
   callTimeout?: number;
+  /**
+   * Where offloaded inputs, File/Dir contents and `<outputPrefix>/outputs.pb` are read (any scheme, e.g. an
+   * `s3://` `outputPrefix`). Default: `defaultStorage()` (configured from flyte-sdk's environment variables).
+   */
+  storage?: Storage;
 }
 
 /**
@@ -77,8 +84,9 @@ export interface RunOptions {
  * Secrets: each `custom.secrets` entry `{ name: reference }` of the task template is read from the environment
  * variable named `reference` and passed to the connector as `secrets[name]`; `custom.configs` become `configs`.
  *
- * Outputs: the reply's outputs, or else `<outputPrefix>/outputs.pb` when the prefix is local (a path or a
- * `file://` URI), decoded with the task's declared output types. A task without declared outputs returns `{}`.
+ * Outputs: the reply's outputs, or else `<outputPrefix>/outputs.pb` read through `storage` (a local path,
+ * file://, s3://, gs://, abfs://), decoded with the task's declared output types. A task without declared
+ * outputs returns `{}`.
  *
  * Cancellation (`signal`, Ctrl-C): an in-flight GetTask is abandoned, DeleteTask is called once, and the run
  * rejects with a TaskFailedError in phase ABORTED. A create in flight is allowed to finish first, so the job it
@@ -105,7 +113,8 @@ export async function runTask<I extends TypeSpecs, O extends TypeSpecs>(
     secrets: resolveSecrets(task.name, template.custom, options.env ?? process.env),
     configs: stringMap(task.name, template.custom, "configs"),
   });
-  const dispatcher = new ConnectorDispatcher(options.registry);
+  const storage = options.storage ?? defaultStorage();
+  const dispatcher = new ConnectorDispatcher(options.registry, { storage });
   const taskCategory = { name: template.type, version: template.taskTypeVersion };
   const progress = new Progress(options.label ?? task.name, options.quiet ? undefined : (options.output ?? process.stderr));
 
@@ -161,7 +170,7 @@ export async function runTask<I extends TypeSpecs, O extends TypeSpecs>(
 
     progress.finish(resource.phase, resource.message);
     if (resource.phase !== Phase.SUCCEEDED) throw new TaskFailedError(task.name, resource.phase, resource.message);
-    return (await readOutputs(task, template, resource, outputPrefix)) as InferShape<O>;
+    return (await withDeadline(callTimeout, cancel.signal, (signal) => readOutputs(task, template, resource!, outputPrefix, storage, signal))) as InferShape<O>;
   } finally {
     progress.stop();
     cancel.dispose();
@@ -175,15 +184,17 @@ function aborted(taskName: string, progress: Progress, reason: string, cause?: u
   return new TaskFailedError(taskName, Phase.ABORTED, reason, cause === undefined ? undefined : { cause });
 }
 
-/** The outputs of a SUCCEEDED task: from the reply, else from `<outputPrefix>/outputs.pb` on the local disk. */
+/** The outputs of a SUCCEEDED task: from the reply, else from `<outputPrefix>/outputs.pb` in `storage`. */
 async function readOutputs(
   task: ConnectorTask<TypeSpecs, TypeSpecs>,
   template: TaskTemplate,
   resource: Resource,
   outputPrefix: string,
+  storage: Storage,
+  signal: AbortSignal,
 ): Promise<Record<string, unknown>> {
-  const outputs = resource.outputs ?? (await readOutputsFile(outputPrefix));
-  if (outputs) return decodeOutputs(outputs, template.interface?.outputs);
+  const outputs = resource.outputs ?? (await readOutputsFile(outputPrefix, storage, signal));
+  if (outputs) return decodeOutputs(outputs, template.interface?.outputs, { storage, signal });
   const declared = Object.keys(task.outputs);
   if (declared.length === 0) return {};
   throw new TaskFailedError(
@@ -193,20 +204,17 @@ async function readOutputs(
   );
 }
 
-async function readOutputsFile(outputPrefix: string): Promise<Outputs | undefined> {
-  const dir = localPathOf(outputPrefix);
-  if (dir === undefined) return undefined;
+async function readOutputsFile(outputPrefix: string, storage: Storage, signal: AbortSignal): Promise<Outputs | undefined> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(join(dir, "outputs.pb"));
+    bytes = await storage.get(joinUri(outputPrefix, "outputs.pb"), { signal });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    if (error instanceof StorageError && error.problem === "not-found") return undefined;
     throw error;
   }
   // The backend expects a core.LiteralMap there; task.Outputs has the same wire form.
   return fromBinary(OutputsSchema, bytes);
 }
-
 
 /** Reads each `custom.secrets` entry `{ name: reference }` from the environment variable `reference`. */
 function resolveSecrets(

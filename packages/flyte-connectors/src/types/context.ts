@@ -2,11 +2,16 @@
 import type { LiteralType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
 import { TypeConversionError } from "../errors.js";
 import { describeType } from "./describe.js";
-import { LocalFileStorage, type LiteralStorage } from "./storage.js";
+import { defaultStorage } from "../storage/object-store.js";
+import type { Storage } from "../storage/types.js";
+import type { LiteralStorage } from "./storage.js";
 
 export interface ConvertOptions {
-  /** Reads offloaded literals; defaults to {@link LocalFileStorage} (plain paths and file:// only). */
-  storage?: LiteralStorage;
+  /**
+   * Reads offloaded literals, and the contents of decoded Files and Dirs when it is a full {@link Storage}.
+   * Default: `defaultStorage()` (every scheme, configured from the environment; local files allowed).
+   */
+  storage?: LiteralStorage | Storage;
   /** Aborts reads of offloaded literals. */
   signal?: AbortSignal;
   /** Input or output name to put in error messages (decodeInputs and friends set it per variable). */
@@ -19,11 +24,9 @@ export interface Ctx {
   role: string;
   variable: string | undefined;
   rootType: LiteralType | undefined;
-  storage: LiteralStorage;
+  storage: LiteralStorage | Storage;
   signal: AbortSignal | undefined;
 }
-
-const defaultStorage = new LocalFileStorage();
 
 export function makeCtx(op: Ctx["op"], role: string, type: LiteralType | undefined, opts: ConvertOptions | undefined): Ctx {
   return {
@@ -31,7 +34,7 @@ export function makeCtx(op: Ctx["op"], role: string, type: LiteralType | undefin
     role,
     variable: opts?.variable,
     rootType: type,
-    storage: opts?.storage ?? defaultStorage,
+    storage: opts?.storage ?? defaultStorage(),
     signal: opts?.signal,
   };
 }

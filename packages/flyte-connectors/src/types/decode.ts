@@ -17,11 +17,13 @@ import {
   type StructuredDatasetType,
 } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
 import { TypeConversionError } from "../errors.js";
+import { StorageError } from "../storage/types.js";
 import { checkEnum, type Ctx, fail, isDeclared, problemOf } from "./context.js";
 import { describeLiteral, describeType, MSGPACK, PICKLE_FORMAT, PICKLE_TAG, transformerTag } from "./describe.js";
 import { checkRequired, SchemaMismatch } from "./json-schema.js";
 import { unpack } from "./msgpack.js";
 import { DataFrame, type DataFrameColumn, Duration, FlyteDatetime, FlyteDir, FlyteFile } from "./native.js";
+import { isStorage } from "./storage.js";
 import { describeValue, isPlainObject, normalizeInt } from "./values.js";
 
 /**
@@ -92,7 +94,7 @@ export async function decode(lit: Literal, type: LiteralType | undefined, ctx: C
       const declared = t.value.dimensionality;
       const actual = scalar.value.metadata?.type?.dimensionality ?? declared;
       if (actual !== declared) throw mismatch();
-      return toBlob(scalar.value.uri, scalar.value.metadata?.type?.format || t.value.format, declared, lit.hash);
+      return toBlob(scalar.value.uri, scalar.value.metadata?.type?.format || t.value.format, declared, lit.hash, ctx);
     }
     case "enumType": {
       if (scalar?.case !== "primitive" || scalar.value.value.case !== "stringValue") throw mismatch();
@@ -152,7 +154,7 @@ async function decodeUntyped(lit: Literal, ctx: Ctx, path: string): Promise<unkn
       return s.value;
     case "blob": {
       const bt = s.value.metadata?.type;
-      return toBlob(s.value.uri, bt?.format ?? "", bt?.dimensionality ?? BlobType_BlobDimensionality.SINGLE, lit.hash);
+      return toBlob(s.value.uri, bt?.format ?? "", bt?.dimensionality ?? BlobType_BlobDimensionality.SINGLE, lit.hash, ctx);
     }
     case "structuredDataset": {
       const sdt = s.value.metadata?.structuredDatasetType;
@@ -302,7 +304,7 @@ async function loadOffloaded(meta: LiteralOffloadedMetadata, ctx: Ctx, path: str
     bytes = await ctx.storage.read(meta.uri, ctx.signal);
   } catch (err) {
     if (ctx.signal?.aborted) throw err;
-    const detail = err instanceof TypeConversionError ? err.message : `cannot read "${meta.uri}": ${err instanceof Error ? err.message : String(err)}`;
+    const detail = err instanceof TypeConversionError || err instanceof StorageError ? err.message : `cannot read "${meta.uri}": ${err instanceof Error ? err.message : String(err)}`;
     throw fail(ctx, path, `offloaded literal: ${detail}`, err);
   }
   let lit: Literal;
@@ -335,8 +337,10 @@ function toDate(ts: Timestamp, ctx: Ctx, path: string): FlyteDatetime {
   }
 }
 
-function toBlob(uri: string, format: string, dim: BlobType_BlobDimensionality, hash: string): FlyteFile | FlyteDir {
-  return dim === BlobType_BlobDimensionality.MULTIPART ? new FlyteDir(uri, format, hash || undefined) : new FlyteFile(uri, format, hash || undefined);
+/** A File or Dir whose contents are read through the decoder's storage (so the service's local-file rule holds). */
+function toBlob(uri: string, format: string, dim: BlobType_BlobDimensionality, hash: string, ctx: Ctx): FlyteFile | FlyteDir {
+  const options = isStorage(ctx.storage) ? { storage: ctx.storage } : undefined;
+  return dim === BlobType_BlobDimensionality.MULTIPART ? new FlyteDir(uri, format, hash || undefined, options) : new FlyteFile(uri, format, hash || undefined, options);
 }
 
 function toColumns(columns: StructuredDatasetType["columns"]): DataFrameColumn[] {
@@ -413,7 +417,7 @@ function treeToNative(value: unknown, type: LiteralType | undefined, ctx: Ctx, p
       return checkEnum(value, t.value.values, ctx, path);
     case "blob":
       if (!isPlainObject(value) || typeof value["path"] !== "string") throw mismatch();
-      return toBlob(value["path"], typeof value["format"] === "string" && value["format"] ? value["format"] : t.value.format, t.value.dimensionality, typeof value["hash"] === "string" ? value["hash"] : "");
+      return toBlob(value["path"], typeof value["format"] === "string" && value["format"] ? value["format"] : t.value.format, t.value.dimensionality, typeof value["hash"] === "string" ? value["hash"] : "", ctx);
     case "structuredDatasetType":
       if (!isPlainObject(value) || typeof value["uri"] !== "string") throw mismatch();
       return new DataFrame(value["uri"], typeof value["format"] === "string" && value["format"] ? value["format"] : t.value.format);

@@ -14,11 +14,11 @@
  * - File ↔ {@link FlyteFile}; Dir ↔ {@link FlyteDir}; DataFrame ↔ {@link DataFrame}
  * Python pickles cannot be read: they fail with a TypeConversionError naming the variable.
  */
-export { DataFrame, type DataFrameColumn, Duration, Float64, FlyteDatetime, FlyteDir, FlyteFile } from "./native.js";
+export { DataFrame, type DataFrameColumn, Duration, Float64, FlyteDatetime, FlyteDir, FlyteFile, type BlobStorageOptions, type UploadOptions } from "./native.js";
 export { type Infer, type InferShape, type TypeSpec, types, variableMap } from "./spec.js";
 export { describeType } from "./describe.js";
 export { checkRequired as checkRequiredFields, SchemaMismatch } from "./json-schema.js";
-export { LocalFileStorage, RemoteOnlyStorage, type LiteralStorage } from "./storage.js";
+export { LocalFileStorage, RemoteOnlyStorage, isStorage, type LiteralStorage } from "./storage.js";
 export type { ConvertOptions } from "./context.js";
 export {
   type DeclaredTypes,

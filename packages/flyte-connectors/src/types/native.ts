@@ -3,12 +3,56 @@
  * JS values: int ↔ number | bigint, float ↔ number, str ↔ string, bool ↔ boolean,
  * datetime ↔ Date, none ↔ null, STRUCT ↔ plain object, enum ↔ string, list ↔ array, map ↔ object.
  */
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, readdir } from "node:fs/promises";
+import { basename, dirname, join, relative as relativePath, resolve, sep } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { LiteralType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
+import { defaultStorage } from "../storage/object-store.js";
+import type { GetOptions, PutBody, Storage } from "../storage/types.js";
+import { joinUri } from "../storage/uri.js";
+
+/** Where a File's or Dir's contents are read from and written to. */
+export interface BlobStorageOptions {
+  /**
+   * The store. Default: the one the value was decoded with (the dispatcher's: in `serve`, local paths are refused
+   * unless --allow-local-files), else {@link defaultStorage} (configured from flyte-sdk's environment variables).
+   */
+  storage?: Storage;
+}
+
+/** Options of {@link FlyteFile.fromLocal} and {@link FlyteDir.fromLocal}. */
+export interface UploadOptions extends BlobStorageOptions {
+  /**
+   * Prefix to upload under (the task's output prefix, `request.outputPrefix`): the object goes to
+   * `<prefix>/<random>/<name>`, so two uploads never collide. Ignored when `uri` is set.
+   */
+  prefix?: string;
+  /** The exact destination URI. One of `prefix` or `uri` is required. */
+  uri?: string;
+  /** Name of the object under `prefix`. Default: the local file's (or directory's) base name; `data` for bytes. */
+  name?: string;
+  /** Format label of the new value. Default: "". */
+  format?: string;
+  signal?: AbortSignal;
+}
+
+function destination(options: UploadOptions, fallbackName: string): string {
+  if (options.uri) return options.uri;
+  if (!options.prefix) throw new TypeError("fromLocal/fromBytes needs options.prefix (e.g. the request's outputPrefix) or options.uri");
+  return joinUri(options.prefix, `${randomBytes(8).toString("hex")}/${options.name ?? fallbackName}`);
+}
+
+const callOptions = (options: { signal?: AbortSignal } | undefined) => (options?.signal ? { signal: options.signal } : {});
 
 /** A single file (`flyte.io.File`): a blob literal with SINGLE dimensionality. */
 export class FlyteFile {
+  readonly #storage: Storage | undefined;
+
   /**
-   * @param uri where the file lives (`s3://…`, `gs://…`, a local path).
+   * @param uri where the file lives (`s3://…`, `gs://…`, `abfs://…`, a local path).
    * @param format free-form format label (`""` when unknown, as Python's default).
    * @param hash content hash carried in `Literal.hash`, when the producer set one.
    */
@@ -16,16 +60,103 @@ export class FlyteFile {
     readonly uri: string,
     readonly format: string = "",
     readonly hash?: string,
-  ) {}
+    options?: BlobStorageOptions,
+  ) {
+    this.#storage = options?.storage;
+  }
+
+  /** The store this file's contents are read through. */
+  get storage(): Storage {
+    return this.#storage ?? defaultStorage();
+  }
+
+  /** The contents (or a byte range of them) as a stream; memory stays flat whatever the size. */
+  open(options?: GetOptions): Promise<Readable> {
+    return this.storage.getStream(this.uri, options);
+  }
+
+  /** The whole contents (or a byte range) in memory. */
+  read(options?: GetOptions): Promise<Uint8Array> {
+    return this.storage.get(this.uri, options);
+  }
+
+  /** The contents decoded as UTF-8. */
+  async text(options?: GetOptions): Promise<string> {
+    return new TextDecoder().decode(await this.read(options));
+  }
+
+  /** Streams the contents to `localPath` (its directory is created); returns `localPath`. */
+  async download(localPath: string, options?: { signal?: AbortSignal }): Promise<string> {
+    await mkdir(dirname(localPath), { recursive: true });
+    await pipeline(await this.open(callOptions(options)), createWriteStream(localPath), callOptions(options));
+    return localPath;
+  }
+
+  /** Uploads a local file (streamed) and returns it as a File at its new URI. */
+  static async fromLocal(localPath: string, options: UploadOptions): Promise<FlyteFile> {
+    const uri = destination(options, basename(localPath));
+    const storage = options.storage ?? defaultStorage();
+    await storage.putStream(uri, createReadStream(localPath), callOptions(options));
+    return new FlyteFile(uri, options.format ?? "", undefined, { storage });
+  }
+
+  /** Writes `data` (bytes, or text as UTF-8) and returns it as a File at its new URI. */
+  static async fromBytes(data: PutBody, options: UploadOptions): Promise<FlyteFile> {
+    const uri = destination(options, "data");
+    const storage = options.storage ?? defaultStorage();
+    await storage.put(uri, data, callOptions(options));
+    return new FlyteFile(uri, options.format ?? "", undefined, { storage });
+  }
 }
 
-/** A directory (`flyte.io.Dir`): a blob literal with MULTIPART dimensionality. */
+/** A directory (`flyte.io.Dir`): a blob literal with MULTIPART dimensionality, every object under `uri/`. */
 export class FlyteDir {
+  readonly #storage: Storage | undefined;
+
   constructor(
     readonly uri: string,
     readonly format: string = "",
     readonly hash?: string,
-  ) {}
+    options?: BlobStorageOptions,
+  ) {
+    this.#storage = options?.storage;
+  }
+
+  /** The store this directory's contents are read through. */
+  get storage(): Storage {
+    return this.#storage ?? defaultStorage();
+  }
+
+  /** Every file in the directory, recursively, as Files. */
+  async *files(options?: { signal?: AbortSignal }): AsyncIterable<FlyteFile> {
+    for await (const object of this.storage.list(joinUri(this.uri, ""), callOptions(options))) {
+      yield new FlyteFile(object.uri, "", undefined, { storage: this.storage });
+    }
+  }
+
+  /** Downloads every file into `localDir`, keeping the paths below the directory; returns `localDir`. */
+  async download(localDir: string, options?: { signal?: AbortSignal }): Promise<string> {
+    const prefix = joinUri(this.uri, "");
+    for await (const object of this.storage.list(prefix, callOptions(options))) {
+      const relative = object.uri.slice(object.uri.indexOf(prefix) + prefix.length);
+      const target = resolve(localDir, relative);
+      if (!target.startsWith(resolve(localDir) + sep)) throw new TypeError(`refusing to write "${relative}" outside ${localDir}`);
+      await new FlyteFile(object.uri, "", undefined, { storage: this.storage }).download(target, options);
+    }
+    return localDir;
+  }
+
+  /** Uploads a local directory (each file streamed) and returns it as a Dir at its new URI. */
+  static async fromLocal(localDir: string, options: UploadOptions): Promise<FlyteDir> {
+    const uri = destination(options, basename(localDir));
+    const storage = options.storage ?? defaultStorage();
+    for (const entry of await readdir(localDir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const path = join(entry.parentPath ?? entry.path, entry.name);
+      await storage.putStream(joinUri(uri, relativePath(localDir, path).split(sep).join("/")), createReadStream(path), callOptions(options));
+    }
+    return new FlyteDir(uri, options.format ?? "", undefined, { storage });
+  }
 }
 
 /** One column of a DataFrame's declared schema. */
