@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http2 from "node:http2";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -553,5 +554,21 @@ test("grpc-js transport: bidi requests are bounded together (twice the receive l
     assert.equal(ran, 1);
   } finally {
     await f.close();
+  }
+});
+
+test("grpc-js transport: a port in use or a host that does not resolve fails listen with the socket error's code", async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+  const port = (blocker.address() as net.AddressInfo).port;
+  try {
+    const inUse = new GrpcJsServer({ maxReceiveMessageBytes: 1024 });
+    await assert.rejects(inUse.listen(port, "127.0.0.1"), (error: NodeJS.ErrnoException) => error.code === "EADDRINUSE");
+    inUse.destroy();
+    const noHost = new GrpcJsServer({ maxReceiveMessageBytes: 1024 });
+    await assert.rejects(noHost.listen(0, "no-such-host.invalid"), (error: NodeJS.ErrnoException) => error.code === "ENOTFOUND");
+    noHost.destroy();
+  } finally {
+    blocker.close();
   }
 });

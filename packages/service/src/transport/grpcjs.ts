@@ -316,7 +316,7 @@ export class GrpcJsServer implements TransportServer {
     const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
       this.#server.bindAsync(address, credentials, (error, bound) => {
-        if (error) return reject(error);
+        if (error) return reject(withSocketCode(error));
         const servers = (this.#server as unknown as GrpcJsInternals).http2Servers;
         if (servers instanceof Map) for (const server of servers.keys()) this.#tap(server);
         resolve(bound);
@@ -500,3 +500,14 @@ export class GrpcJsServer implements TransportServer {
 }
 
 function noop(): void {}
+
+/**
+ * grpc-js reports a failed bind as one message ("No address added … [listen EADDRINUSE: …]", "Name resolution
+ * failed …") without the socket error's code: put it back, so the failure is reported as the native transport's
+ * (ListenError names the flag and the cause).
+ */
+function withSocketCode(error: Error): Error {
+  if ((error as NodeJS.ErrnoException).code !== undefined) return error;
+  const code = /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN)\b/.exec(error.message)?.[1] ?? (/^Name resolution failed/.test(error.message) ? "ENOTFOUND" : undefined);
+  return code ? Object.assign(error, { code }) : error;
+}
