@@ -67,9 +67,6 @@ export interface NativeTransportOptions extends TransportOptions {
   keepaliveTimeoutMs?: number | undefined;
 }
 
-/** @deprecated the old name of {@link NativeTransportOptions}. */
-export type GrpcServerOptions = NativeTransportOptions;
-
 /**
  * HTTP/2 settings. `maxConcurrentStreams` bounds the calls one connection may have open (grpc-go clients queue
  * streams beyond it instead of failing); the per-stream and connection receive windows are raised from the
@@ -586,7 +583,14 @@ class NativeCall implements ServerCall {
       return this.#run();
     }
     requests.push(message);
-    if (this.method.requestsComplete?.(requests)) this.#run();
+    let complete: boolean | undefined;
+    try {
+      complete = this.method.requestsComplete?.(requests);
+    } catch (error) {
+      this.#ctx.onHandlerError?.(error, this.method.path);
+      return this.fail(Status.INTERNAL, "Internal error");
+    }
+    if (complete) this.#run();
   }
 
   /** Every request message is in: the handler runs. */
