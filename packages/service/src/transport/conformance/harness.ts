@@ -1,6 +1,6 @@
 // Shared vocabulary of the transport conformance suite: the call specs every client runs, the results every client
 // reports (the same JSON shape from grpc-js, Connect, grpc-go and Python grpcio), payload helpers and the matrix.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** One call a client makes. Binary values (request, `-bin` metadata) are base64 on the wire to the Go/Python clients. */
@@ -175,6 +175,8 @@ export interface MatrixRow {
   error?: string;
   /** Numbers the case measured (probe latency, memory), for the closing note. */
   notes?: string[];
+  /** When it ran (ISO time). */
+  at?: string;
 }
 
 /** Collects the matrix and writes it (markdown + JSON) under node_modules/.cache/flyte-conformance. */
@@ -182,7 +184,7 @@ export class Matrix {
   readonly rows: MatrixRow[] = [];
 
   record(row: MatrixRow): void {
-    this.rows.push(row);
+    this.rows.push({ ...row, at: new Date().toISOString() });
   }
 
   table(): string {
@@ -207,12 +209,27 @@ export class Matrix {
     return lines.join("\n");
   }
 
+  /**
+   * Writes matrix.md and matrix.json. A partial run (--test-name-pattern) updates its rows of the previous matrix
+   * and keeps the others (each row says when it ran).
+   */
   write(root: string): string {
     const dir = join(root, "node_modules", ".cache", "flyte-conformance");
     mkdirSync(dir, { recursive: true });
+    const jsonFile = join(dir, "matrix.json");
+    const key = (r: MatrixRow) => `${r.case}\u0000${r.client}\u0000${r.transport}`;
+    const ran = new Set(this.rows.map(key));
+    let previous: MatrixRow[] = [];
+    try {
+      if (existsSync(jsonFile)) previous = (JSON.parse(readFileSync(jsonFile, "utf8")) as MatrixRow[]).filter((r) => !ran.has(key(r)));
+    } catch {
+      previous = [];
+    }
+    const merged = new Matrix();
+    merged.rows.push(...previous, ...this.rows);
     const file = join(dir, "matrix.md");
-    writeFileSync(file, this.table() + "\n");
-    writeFileSync(join(dir, "matrix.json"), JSON.stringify(this.rows, null, 2));
+    writeFileSync(file, merged.table() + "\n");
+    writeFileSync(jsonFile, JSON.stringify(merged.rows, null, 2));
     return file;
   }
 }
