@@ -8,8 +8,8 @@
 // connections, sessions and streams, for the transport events and two hardening steps (see `#tap`). Events
 // observed: socket_error, session_error, goaway_received, goaway_sent, connection_age_closed,
 // connection_idle_closed, stream_reset_on_shutdown. Not observable: stream_refused (nghttp2 refuses streams
-// internally; grpc-js sets no session memory cap and no stream limit, so it has no reason to), handshake_timeout
-// and request_budget_exceeded (grpc-js has neither).
+// beyond the 1000-stream cap itself, without telling; grpc-js sets no session memory cap, the other reason),
+// handshake_timeout and request_budget_exceeded (grpc-js has neither).
 import http2 from "node:http2";
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
@@ -121,15 +121,17 @@ class GrpcJsCall implements ServerCall {
 
   sendHeaders(metadata: OutgoingMetadata): void {
     if (this.#state === DONE || this.#headersSent) return;
+    const headers = this.#metadata(metadata);
     this.#headersSent = true;
-    this.#call.sendMetadata(toMetadata(metadata));
+    this.#call.sendMetadata(headers);
   }
 
   respond(message: unknown, trailers?: OutgoingMetadata): void {
     if (this.#state === DONE) return;
     const bytes = this.#encode(message);
+    const metadata = trailers ? this.#metadata(trailers) : undefined;
     this.#finish();
-    this.#callback!(null, bytes, trailers ? toMetadata(trailers) : undefined);
+    this.#callback!(null, bytes, metadata);
   }
 
   write(message: unknown): boolean {
@@ -161,8 +163,9 @@ class GrpcJsCall implements ServerCall {
 
   end(trailers?: OutgoingMetadata): void {
     if (this.#state === DONE) return;
+    const metadata = trailers ? this.#metadata(trailers) : undefined;
     this.#finish();
-    (this.#call as grpc.ServerWritableStream<Buffer, Buffer>).end(trailers ? toMetadata(trailers) : undefined);
+    (this.#call as grpc.ServerWritableStream<Buffer, Buffer>).end(metadata);
   }
 
   fail(code: number, message: string, options: { details?: Uint8Array; trailers?: OutgoingMetadata } = {}): void {
@@ -193,6 +196,17 @@ class GrpcJsCall implements ServerCall {
     } catch (error) {
       this.#server.handlerError(error, this.method.path);
       this.fail(Status.INTERNAL, "Internal error");
+    }
+  }
+
+  /** Metadata a handler gave; keys or values grpc-js refuses fail the call with INTERNAL and throw (a handler bug). */
+  #metadata(values: OutgoingMetadata): grpc.Metadata {
+    try {
+      return toMetadata(values);
+    } catch (error) {
+      this.#server.handlerError(error, this.method.path);
+      this.fail(Status.INTERNAL, "Internal error");
+      throw error;
     }
   }
 
