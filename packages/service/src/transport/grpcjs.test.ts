@@ -572,3 +572,27 @@ test("grpc-js transport: a port in use or a host that does not resolve fails lis
     blocker.close();
   }
 });
+
+test("grpc-js transport: metadata grpc-js refuses (a bad key) fails the call with INTERNAL instead of leaving it open", async () => {
+  const thrown: unknown[] = [];
+  const f = await serve([
+    {
+      path: "/t.S/BadTrailers",
+      kind: "unary",
+      handler: (call) => {
+        try {
+          call.respond("ok", { "Bad Key!": "x" });
+        } catch (error) {
+          thrown.push(error);
+        }
+      },
+    },
+  ]);
+  try {
+    const error = await rejected(unary(f.client, "/t.S/BadTrailers", text("x")).result);
+    assert.equal(error.code, grpc.status.INTERNAL);
+    assert.equal(thrown.length, 1);
+  } finally {
+    await f.close();
+  }
+});
