@@ -11,11 +11,21 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { once } from "node:events";
+import v8 from "node:v8";
+import vm from "node:vm";
 import zlib from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcServer, type NativeTransportOptions } from "./server.js";
 import { Status } from "./status.js";
 import type { MethodDefinition, ServerCall, TransportEvent } from "./types.js";
+
+v8.setFlagsFromString("--expose-gc");
+const gc = vm.runInNewContext("gc") as () => void;
+/** ArrayBuffer memory (Buffers) after a full GC, in MiB. */
+function buffersMiB(): number {
+  gc();
+  return process.memoryUsage().arrayBuffers / 1024 / 1024;
+}
 
 const identity = { decode: (bytes: Uint8Array) => Buffer.from(bytes), encode: (message: unknown) => message as Buffer };
 
@@ -473,16 +483,26 @@ test("issue 10 #7: a deadline frees an answered-but-unsent unary response (strea
     session.destroy();
     s.server.destroy();
   });
+  const base = buffersMiB();
   const calls = Array.from({ length: 100 }, () => {
     const r = raw(session, "/test.T/Answer", frame(Buffer.from("x")), { "grpc-timeout": "300m" });
     r.stream.pause();
     return r;
   });
   const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, 150));
+  const held = buffersMiB() - base;
   const settled = await Promise.race([Promise.all(calls.map((c) => c.result)), new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000))]);
   const open = settled === undefined ? calls.filter((c) => !c.stream.closed).length : 0;
-  console.log(`# 100 × 600 KB unread, deadline 300 ms: ${open} streams still open after 3 s${settled ? `; all reset after ${Date.now() - t0} ms, codes ${[...new Set(settled.map((r) => r.rstCode))].join(",")}` : ""}`);
+  await new Promise((r) => setTimeout(r, 100));
+  const left = buffersMiB() - base;
+  console.log(
+    `# 100 × 600 KB unread, deadline 300 ms: ${held.toFixed(1)} MiB held before the deadline, ${left.toFixed(1)} MiB after; ` +
+      (settled ? `all reset after ${Date.now() - t0} ms, codes ${[...new Set(settled.map((r) => r.rstCode))].join(",")}` : `${open} streams still open after 3 s`),
+  );
   assert.ok(settled, `${open} answers still held 3 s after their deadline`);
+  assert.ok(held > 30, "the unsent answers were held (the test reproduces the situation)");
+  assert.ok(left < held / 4, `${left.toFixed(1)} MiB still held after the deadline`);
   assert.ok(settled.every((r) => r.rstCode === http2.constants.NGHTTP2_CANCEL));
 });
 
