@@ -47,7 +47,7 @@ test("a scaffolded package installs, passes its tests, and its image's runtime i
     .map(String)
     .filter((f) => f.endsWith(".tgz"))
     .map((f) => path.join(context, "npm", f));
-  assert.equal(tarballs.length, 4, imageDockerfile);
+  assert.equal(tarballs.length, 5, imageDockerfile); // flyteidl2, flyteidl (Flyte 1), the SDK, the service, the connector
   const app = path.join(scratch, "app");
   mkdirSync(app);
   const runtime = run("npm", ["install", "--omit=dev", "--prefer-offline", "--no-audit", "--no-fund", ...tarballs], app);

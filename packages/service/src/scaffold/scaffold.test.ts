@@ -36,7 +36,7 @@ test("init writes a connector package: sources, test, README, Dockerfile, packag
   assert.equal(manifest.type, "module");
   assert.equal(manifest.flyteConnectors, "./dist/index.js");
   assert.deepEqual(manifest.peerDependencies, { "flyte-connectors": "^0.1.0" });
-  for (const pkg of ["flyte-connectors", "@flyte-connectors/flyteidl2", "@flyte-connectors/service"]) {
+  for (const pkg of ["flyte-connectors", "@flyte-connectors/flyteidl2", "@flyte-connectors/flyteidl", "@flyte-connectors/service"]) {
     const spec = manifest.devDependencies[pkg]!;
     assert.match(spec, /^file:vendor\/.+\.tgz$/);
     assert.ok(existsSync(path.join(dir, spec.slice("file:".length))), `${spec} exists`);

@@ -103,13 +103,14 @@ function packageDirOf(file: string, name: string): string {
   throw new ScaffoldError(`Cannot find the folder of the installed package ${name}.`);
 }
 
-/** The installed core packages `init` vendors: the service, the SDK and the compiled flyteidl2. */
+/** The installed core packages `init` vendors: the service, the SDK, the compiled flyteidl2 and Flyte 1's flyteidl. */
 function installedPackages(): { dir: string; name: string; version: string }[] {
   const require = createRequire(import.meta.url);
   const serviceDir = packageDirOf(fileURLToPath(import.meta.url), "@flyte-connectors/service");
   const coreDir = packageDirOf(require.resolve("flyte-connectors"), "flyte-connectors");
   const idlDir = packageDirOf(createRequire(path.join(coreDir, "package.json")).resolve("@flyte-connectors/flyteidl2/flyteidl2/core/tasks_pb.js"), "@flyte-connectors/flyteidl2");
-  return [idlDir, coreDir, serviceDir].map((dir) => {
+  const flyte1IdlDir = packageDirOf(createRequire(path.join(serviceDir, "package.json")).resolve("@flyte-connectors/flyteidl/flyteidl/service/agent_pb.js"), "@flyte-connectors/flyteidl");
+  return [idlDir, flyte1IdlDir, coreDir, serviceDir].map((dir) => {
     const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { name: string; version: string };
     if (!existsSync(path.join(dir, "dist"))) throw new ScaffoldError(`${manifest.name} in ${dir} is not built (no dist/): run \`npm run build\` first.`);
     return { dir, name: manifest.name, version: manifest.version };
