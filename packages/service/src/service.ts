@@ -214,6 +214,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
         healthy: () => serving,
         onEvent: transportEvents.record,
         onHandlerError: (error, path) => logger.error({ err: error, path }, "unexpected error in the Connect transport"),
+        onEvent: transportEvents.record,
       });
       for (const method of methodDefinitions(AsyncConnectorService, asyncConnectorHandlers(ctx))) connect.add(method);
       for (const method of methodDefinitions(ConnectorMetadataService, metadataHandlers(ctx))) connect.add(method);
