@@ -71,14 +71,14 @@ export interface AzuriteServer {
 const AZURITE_ACCOUNT = "devstoreaccount1";
 const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-/** Azurite's blob service on 127.0.0.1, in memory, telemetry off. */
+/** Azurite's blob service on 127.0.0.1 (data in a temporary directory), telemetry off. */
 export async function startAzurite(): Promise<AzuriteServer> {
   const require = createRequire(import.meta.url);
   const bin = join(dirname(require.resolve("azurite/package.json")), "dist", "src", "blob", "main.js");
   const location = await mkdtemp(join(tmpdir(), "azurite-"));
   const child: ChildProcess = spawn(
     process.execPath,
-    [bin, "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", location, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--loose"],
+    [bin, "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", location, "--disableTelemetry", "--skipApiVersionCheck", "--loose"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -89,6 +89,9 @@ export async function startAzurite(): Promise<AzuriteServer> {
       const m = /listens on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
       if (m) {
         clearTimeout(timer);
+        // From here on the output is drained (an unread pipe would stall Azurite) and dropped.
+        child.stdout!.off("data", onData).resume();
+        child.stderr!.off("data", onData).resume();
         resolve(Number(m[1]));
       }
     };
