@@ -27,6 +27,8 @@ class VendorConnector extends AsyncConnector {
   name = "Vendor Connector";
   taskTypeName = "vendor";
   metadataType = TrivialMeta;
+  // VENDOR_MAX_CONCURRENCY: the connector's own limit (default none, as a connector that sets nothing).
+  maxConcurrency = process.env.VENDOR_MAX_CONCURRENCY ? Number(process.env.VENDOR_MAX_CONCURRENCY) : undefined;
   async create() {
     return new TrivialMeta({ id: "job-1" });
   }
