@@ -28,7 +28,9 @@ export type { MethodDefinition, ServerCall } from "./types.js";
 /**
  * Default largest request message: 16 MiB. The Flyte backend's grpc-go client sends CreateTask without a size
  * limit and its inputs can exceed grpc's usual 4 MiB (flyte-sdk's Python server keeps grpc's 4 MiB and so refuses
- * them); 16 MiB takes 4× that while four such uploads still fit in {@link DEFAULT_MAX_BUFFERED_REQUEST_BYTES}.
+ * them); Flyte bounds an inputs/outputs literal map at 10 MB (its metadata-store limit and literal-offloading
+ * threshold), so 16 MiB takes the largest inputs plus the template, and four such uploads still fit in
+ * {@link DEFAULT_MAX_BUFFERED_REQUEST_BYTES}.
  */
 export const DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 16 * 1024 * 1024;
 /**
