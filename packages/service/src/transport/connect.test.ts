@@ -201,6 +201,34 @@ describe("Connect port", () => {
         );
       });
 
+      test("GetTaskLogs: large pages (gzipped when accepted) until the client stops reading; the connector's stream is closed", async () => {
+        const closedBefore = observed.floodsClosed;
+        // The client cancels after 3 pages (connect-node still yields what it had buffered, then CANCELED).
+        const controller = new AbortController();
+        let pages = 0;
+        const error = await connectError(
+          (async () => {
+            for await (const part of async.getTaskLogs(
+              { taskCategory: { name: "test", version: 0 }, resourceMeta: new TextEncoder().encode(JSON.stringify({ id: "flood", ms: 0 })) },
+              { signal: controller.signal },
+            )) {
+              if (part.part.case === "body") assert.equal(part.part.value.results.length, 64);
+              if (++pages === 1) {
+                // A connector producing pages from memory must not starve other calls of the process.
+                const t0 = performance.now();
+                await async.getTask(getRequest("meanwhile"));
+                assert.ok(performance.now() - t0 < 5000, `a GetTask beside the stream took ${Math.round(performance.now() - t0)} ms`);
+              }
+              if (pages === 3) controller.abort();
+            }
+          })(),
+        );
+        assert.equal(error.code, Code.Canceled);
+        assert.ok(pages >= 3);
+        for (let i = 0; i < 200 && observed.floodsClosed === closedBefore; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(observed.floodsClosed, closedBefore + 1, "the connector's page iterator was closed");
+      });
+
       test("a 6 MiB CreateTask is accepted; over the receive limit is RESOURCE_EXHAUSTED", async () => {
         const big = "b".repeat(6 * 1024 * 1024);
         const created = await async.createTask(createRequest({}, { inputs: { literals: [{ name: "blob", value: literal(big) }] } }));

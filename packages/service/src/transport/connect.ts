@@ -284,7 +284,11 @@ class ConnectCall implements ServerCall {
     }
     try {
       this.#startStream();
-      return (res as http.ServerResponse).write(frame);
+      (res as http.ServerResponse).write(frame);
+      // Always "wait for drained()": a connector that produces pages without awaiting I/O (an async generator over
+      // data in memory) would otherwise loop in microtasks while the kernel takes the bytes, starving every other
+      // call of this process; drained() resolves after a turn of the event loop, or on 'drain' when buffered.
+      return false;
     } catch (error) {
       this.#server.handlerError(error, this.method.path);
       this.fail(Status.INTERNAL, "Failed to send a response message.");
@@ -294,8 +298,9 @@ class ConnectCall implements ServerCall {
 
   drained(): Promise<void> {
     if (this.#state === DONE) return Promise.resolve();
+    const res = this.#res;
+    if (!res.writableNeedDrain) return new Promise((resolve) => setImmediate(resolve));
     return new Promise((resolve) => {
-      const res = this.#res;
       const waiters = (this.#onDone ??= new Set());
       const done = () => {
         res.off("drain", done);
