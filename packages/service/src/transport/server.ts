@@ -669,7 +669,11 @@ export class GrpcServer implements TransportServer {
     this.#server.on("stream", (stream: Stream, headers: http2.IncomingHttpHeaders) => this.#onStream(stream, headers));
     this.#server.on("session", (session: Session) => this.#onSession(session));
     this.#server.on("sessionError", noop);
-    this.#server.on("unknownProtocol", (socket: { destroy(): void }) => socket.destroy());
+    // TLS without ALPN h2 (an HTTP/1 client, a misconfigured one).
+    this.#server.on("unknownProtocol", (socket: { destroy(): void }) => {
+      this.#ctx.emit("socket_error", { reason: "unknown_protocol", tls: true });
+      socket.destroy();
+    });
     this.#server.on("tlsClientError", (error: Error & { code?: string }) => this.#ctx.emit(error.code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? "handshake_timeout" : "socket_error", { code: error.code, tls: true }));
   }
 
