@@ -3,7 +3,6 @@ import { pino, type Logger } from "pino";
 import { ConnectorDispatcher, ConnectorRegistry, type Connector, type DispatcherOptions } from "flyte-connectors";
 import { AsyncConnectorService, ConnectorMetadataService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import { asyncConnectorHandlers, metadataHandlers, methodDefinitions, type CallState, type Dispatcher, type HandlerContext } from "./handlers.js";
-import { flyte1MethodDefinitions, flyte1ServiceNames } from "./flyte1/handlers.js";
 import { HealthService, type ServingStatus } from "./health.js";
 import { ConnectorLimits } from "./limiter.js";
 import { listenOn } from "./listen-error.js";
@@ -120,7 +119,9 @@ export interface ConnectorServiceHandle {
 }
 
 /** Services whose health is reported; "" is the whole server (what a Kubernetes grpc probe checks). */
-const HEALTH_SERVICES = ["", AsyncConnectorService.typeName, ConnectorMetadataService.typeName, ...flyte1ServiceNames];
+/** Flyte 1's agent services (flyte1/handlers.ts), named here so that module loads only when a service starts. */
+const FLYTE1_SERVICE_NAMES = ["flyteidl.service.AsyncAgentService", "flyteidl.service.SyncAgentService", "flyteidl.service.AgentMetadataService"];
+const HEALTH_SERVICES = ["", AsyncConnectorService.typeName, ConnectorMetadataService.typeName, ...FLYTE1_SERVICE_NAMES];
 
 /** Internal hook for tests: serve a given dispatcher instead of one built from the registry. */
 interface InternalOptions extends ConnectorServiceOptions {
@@ -169,6 +170,8 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   const state: CallState = { ready: false, inFlight: 0, onIdle: undefined, taskTypes: new Set() };
   const ctx: HandlerContext = { dispatcher, metrics, logger, state };
 
+  // Flyte 1's schema is loaded here, not when the module is (~0.1-0.2 s): the CLI has its signal handlers by then.
+  const { flyte1MethodDefinitions } = await import("./flyte1/handlers.js");
   const health = new HealthService(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, "NOT_SERVING" as ServingStatus])));
   // The Connect port's /healthz follows the gRPC health of "" (the whole server).
   let serving = false;
@@ -214,7 +217,6 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
         healthy: () => serving,
         onEvent: transportEvents.record,
         onHandlerError: (error, path) => logger.error({ err: error, path }, "unexpected error in the Connect transport"),
-        onEvent: transportEvents.record,
       });
       for (const method of methodDefinitions(AsyncConnectorService, asyncConnectorHandlers(ctx))) connect.add(method);
       for (const method of methodDefinitions(ConnectorMetadataService, metadataHandlers(ctx))) connect.add(method);
