@@ -596,3 +596,24 @@ test("grpc-js transport: metadata grpc-js refuses (a bad key) fails the call wit
     await f.close();
   }
 });
+
+test("grpc-js transport: a connection that never sends the HTTP/2 preface is closed after the handshake timeout", async () => {
+  const f = await serve([{ path: "/t.S/Echo", kind: "unary", handler: (call) => call.respond(call.request) }], { handshakeTimeoutMs: 300 } as Partial<TransportOptions>);
+  try {
+    const socket = net.connect(f.port, "127.0.0.1");
+    socket.on("error", () => {});
+    socket.resume(); // reads the server's SETTINGS, then its end
+    const t0 = Date.now();
+    const closed = await new Promise<string>((resolve) => {
+      socket.once("close", () => resolve("closed"));
+      setTimeout(() => resolve("still open after 5 s"), 5000).unref();
+    });
+    assert.equal(closed, "closed");
+    assert.ok(Date.now() - t0 >= 250, `closed after ${Date.now() - t0} ms`);
+    assert.ok(f.events.some((e) => e.event === "handshake_timeout"));
+    // A real client is not affected.
+    assert.equal(await unary(f.client, "/t.S/Echo", text("hi")).result, "hi");
+  } finally {
+    await f.close();
+  }
+});

@@ -7,14 +7,15 @@
 // What grpc-js does not expose is observed on its node:http2 servers (read from the grpc-js Server after bind):
 // connections, sessions and streams, for the transport events and two hardening steps (see `#tap`). Events
 // observed: socket_error, session_error, goaway_received, goaway_sent, connection_age_closed,
-// connection_idle_closed, stream_reset_on_shutdown. Not observable: stream_refused (nghttp2 refuses streams
-// beyond the 1000-stream cap itself, without telling; grpc-js sets no session memory cap, the other reason),
-// handshake_timeout and request_budget_exceeded (grpc-js has neither).
+// connection_idle_closed, stream_reset_on_shutdown, handshake_timeout (the adapter's: grpc-js has none). Not
+// observable: stream_refused (nghttp2 refuses streams beyond the 1000-stream cap itself, without telling; grpc-js
+// sets no session memory cap, the other reason) and request_budget_exceeded (grpc-js has no such budget).
 import http2 from "node:http2";
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
 import type * as grpc from "@grpc/grpc-js";
 import {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_KEEPALIVE_TIME_MS,
   DEFAULT_KEEPALIVE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTION_AGE_GRACE_MS,
@@ -271,6 +272,12 @@ export interface GrpcJsTransportOptions extends TransportOptions {
   keepaliveTimeMs?: number | undefined;
   /** See {@link keepaliveTimeMs}. Default: DEFAULT_KEEPALIVE_TIMEOUT_MS. */
   keepaliveTimeoutMs?: number | undefined;
+  /**
+   * A connection whose HTTP/2 preface and SETTINGS have not arrived this many ms after it opened (after TLS, whose
+   * own handshake keeps Node's 120 s timeout: grpc-js builds the TLS server) is closed. 0: never.
+   * Default: as the native transport, DEFAULT_HANDSHAKE_TIMEOUT_MS.
+   */
+  handshakeTimeoutMs?: number | undefined;
 }
 
 /** A gRPC server on @grpc/grpc-js behind the transport contract. */
@@ -448,7 +455,7 @@ export class GrpcJsServer implements TransportServer {
       socket.on("error", (error: NodeJS.ErrnoException) => this.#emit({ event: "socket_error", detail: { code: error.code ?? error.message } }));
     });
     (server as NodeJS.EventEmitter).on("tlsClientError", (error: NodeJS.ErrnoException) =>
-      this.#emit({ event: "socket_error", detail: { tls: true, code: error.code ?? error.message } }),
+      this.#emit({ event: error.code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? "handshake_timeout" : "socket_error", detail: { tls: true, code: error.code ?? error.message } }),
     );
     server.on("sessionError", (error: NodeJS.ErrnoException) => this.#emit({ event: "session_error", detail: { code: error.code ?? error.message } }));
     server.on("session", (session: TappedSession) => this.#tapSession(session));
@@ -478,10 +485,22 @@ export class GrpcJsServer implements TransportServer {
     session[kInfo] = info;
     this.#sessions.add(session);
     let graceTimer: NodeJS.Timeout | undefined;
+    let handshakeTimer: NodeJS.Timeout | undefined;
     session.once("close", () => {
       this.#sessions.delete(session);
       clearTimeout(graceTimer);
+      clearTimeout(handshakeTimer);
     });
+    const handshake = this.#options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    if (handshake > 0) {
+      // The session exists from the first byte (h2c) or once TLS is up; the client's SETTINGS complete the preface.
+      handshakeTimer = setTimeout(() => {
+        this.#emit({ event: "handshake_timeout", detail: { timeoutMs: handshake } });
+        session.destroy();
+      }, Math.min(handshake, MAX_TIMER_MS));
+      handshakeTimer.unref();
+      session.once("remoteSettings", () => clearTimeout(handshakeTimer));
+    }
     session.on("goaway", (code: number) => this.#emit({ event: "goaway_received", detail: { code } }));
     const goaway = session.goaway;
     if (typeof goaway !== "function") return;
