@@ -27,6 +27,7 @@ import {
 import { LiteralMapSchema, type LiteralMap } from "@flyte-connectors/flyteidl/flyteidl/core/literals_pb.js";
 import { TaskTemplateSchema, type TaskTemplate } from "@flyte-connectors/flyteidl/flyteidl/core/tasks_pb.js";
 import { SimpleType } from "@flyte-connectors/flyteidl/flyteidl/core/types_pb.js";
+import { AgentMetadataService, AsyncAgentService, SyncAgentService } from "@flyte-connectors/flyteidl/flyteidl/service/agent_pb.js";
 import { startConnectorService, type ConnectorServiceHandle } from "../service.js";
 import { TestConnector, observed } from "../testing/fixture-connectors.js";
 import { testTransport } from "../testing/transport.js";
@@ -189,6 +190,14 @@ describe(`Flyte 1 agent services (grpc-go, as propeller dials; ${transport} tran
     assert.equal(resource?.phase, Phase.SUCCEEDED);
     assert.deepEqual(stringOutputs(resource?.outputs), { who: "propeller" });
     assert.equal(deleted!.code, Code.OK);
+  });
+
+  test("grpc.health.v1 reports each Flyte 1 service SERVING", async () => {
+    const names = [AsyncAgentService.typeName, SyncAgentService.typeName, AgentMetadataService.typeName];
+    // HealthCheckRequest{service} and HealthCheckResponse{status}, field 1 each, written out by hand (no health proto here).
+    const request = (name: string) => new Uint8Array([0x0a, name.length, ...new TextEncoder().encode(name)]);
+    const results = await goCalls(service.port, names.map((name) => ({ method: "/grpc.health.v1.Health/Check", request: request(name) })));
+    assert.deepEqual(results.map((r) => [r.code, r.responses[0]]), names.map(() => [Code.OK, Buffer.from([0x08, 0x01]).toString("base64")]));
   });
 
   test("errors, deadlines, undecodable metas on delete, 6 MiB requests, logs streaming", async () => {

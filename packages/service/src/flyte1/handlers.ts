@@ -42,9 +42,6 @@ export interface ConnectorLookup {
   list(): Connector[];
 }
 
-/** Flyte 1's services, for health reporting. */
-export const flyte1ServiceNames: readonly string[] = [AsyncAgentService.typeName, SyncAgentService.typeName, AgentMetadataService.typeName];
-
 /** `task_type` (field 1, deprecated): the task type Flyte 1 requests name when `task_category` is unset. */
 const TASK_TYPE_FIELD = 1;
 
