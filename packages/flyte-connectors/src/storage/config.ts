@@ -24,6 +24,11 @@ export interface GcsConfig {
   endpoint?: string;
   /** Project id (only needed by some credentials). Env: GOOGLE_CLOUD_PROJECT. Default: from the credentials. */
   projectId?: string;
+  /**
+   * An Application Default Credentials file (service account key, external_account, …). Default: Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's
+   * file, then the metadata server / workload identity). With a custom `endpoint` only this file is used.
+   */
+  keyFilename?: string;
 }
 
 /** Azure Blob Storage / ADLS Gen2 (abfs://, abfss://). */
