@@ -54,7 +54,10 @@ export interface ConnectorServiceOptions {
    * RESOURCE_EXHAUSTED. Default: 64 MiB (DEFAULT_MAX_BUFFERED_REQUEST_BYTES).
    */
   maxBufferedRequestBytes?: number;
-  /** Native transport only: ms a new connection has to finish its TLS and HTTP/2 handshake. 0: never. Default: 10000. */
+  /**
+   * ms a new connection has to finish its TLS and HTTP/2 handshake (grpc-js: the HTTP/2 preface; its TLS handshake
+   * keeps Node's 120 s). 0: never. Default: 10000.
+   */
   handshakeTimeoutMs?: number;
   /**
    * Most connector calls (CreateTask, GetTask, DeleteTask, GetTaskMetrics; GetTaskLogs while the connector
