@@ -606,7 +606,7 @@ test("issue 10 #10: max connection idle: GOAWAY once a connection has had no cal
   assert.equal(slow.status, "0", "a call in flight keeps its connection");
   await until(() => busyGoaway !== undefined, 2000, "the busy connection goes idle after its call");
   console.log(`# idle connection GOAWAY at ${idleGoaway} ms, busy one at ${busyGoaway} ms`);
-  assert.ok(idleGoaway !== undefined && idleGoaway >= 250 && idleGoaway < 1500);
+  assert.ok(idleGoaway !== undefined && idleGoaway >= 250 && idleGoaway < 3000, `idle GOAWAY at ${idleGoaway} ms`);
   assert.ok(busyGoaway! >= 700 + 250);
   assert.ok(s.events.some((e) => e.event === "connection_idle_closed"));
 });
