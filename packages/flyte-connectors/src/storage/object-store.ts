@@ -13,10 +13,11 @@ export interface ObjectStoreOptions extends StorageConfig {
 }
 
 /** The SDK package each scheme needs, named in the error when it is not installed. */
-const SDKS: Record<Exclude<Scheme, "file">, string> = {
-  s3: "@aws-sdk/client-s3 and @aws-sdk/lib-storage",
-  gs: "@google-cloud/storage",
-  abfs: "@azure/storage-blob (and @azure/identity for service principals or the default credential)",
+const SDKS: Record<Exclude<Scheme, "file">, string[]> = {
+  s3: ["@aws-sdk/client-s3", "@aws-sdk/lib-storage"],
+  gs: ["@google-cloud/storage"],
+  // @azure/identity: for a service principal or the default credential (not for a shared key).
+  abfs: ["@azure/storage-blob", "@azure/identity"],
 };
 
 /**
@@ -172,7 +173,9 @@ export class ObjectStore implements Storage {
           missing ? "unavailable-sdk" : "other",
           operation,
           uri,
-          missing && scheme !== "file" ? `the ${scheme}:// backend needs ${SDKS[scheme]}; install it beside flyte-connectors (npm install ${SDKS[scheme].split(" ")[0]})` : `cannot load the ${scheme}:// backend: ${(error as Error).message}`,
+          missing && scheme !== "file"
+            ? `the ${scheme}:// backend needs ${SDKS[scheme].join(" and ")}, which are not installed; install them beside flyte-connectors (npm install ${SDKS[scheme].join(" ")})`
+            : `cannot load the ${scheme}:// backend: ${(error as Error).message}`,
           { cause: error },
         );
       });
