@@ -124,6 +124,31 @@ test("flytekit's databricksConf python_file/git_source overrides and notebook ta
   assert.equal(notebook["spark_python_task"], undefined);
 });
 
+test("flytekit's serverless form: a one-task run in the job's environment, with the container env and the credential provider", async () => {
+  await client.createTask({
+    template: flytekitTemplate({
+      databricksConf: { run_name: "serverless", environment_key: "flyte", environments: [{ environment_key: "flyte", spec: { client: "2", environment_vars: { A: "1" } } }] },
+      databricksServiceCredentialProvider: "my-provider",
+    }),
+  });
+  const { idempotency_token: _, ...body } = submitted.at(-1)!.body;
+  assert.deepEqual(body, {
+    run_name: "serverless",
+    environments: [{ environment_key: "flyte", spec: { client: "2", environment_vars: { A: "1", FLYTE_INTERNAL_IMAGE: "ghcr.io/acme/flytekit-spark:1", FLYTE_FAIL_ON_ERROR: "true" } } }],
+    tasks: [
+      {
+        task_key: "flyte_task",
+        spark_python_task: { python_file: "flytekitplugins/databricks/entrypoint_serverless.py", source: "GIT", parameters: [...flytekitArgs, "--flyte-credential-provider=my-provider"] },
+        environment_key: "flyte",
+      },
+    ],
+    git_source: { git_url: "https://github.com/flyteorg/flytetools", git_provider: "gitHub", git_commit: "572298df1f971fb58c258398bd70a6372f811c96" },
+  });
+  // No environments given: a "default" one is created (Databricks needs it in the submission).
+  await client.createTask({ template: flytekitTemplate({ databricksConf: { environment_key: "default" } }) });
+  assert.deepEqual(submitted.at(-1)!.body["environments"], [{ environment_key: "default", spec: { client: "1", environment_vars: { FLYTE_INTERNAL_IMAGE: "ghcr.io/acme/flytekit-spark:1", FLYTE_FAIL_ON_ERROR: "true" } } }]);
+});
+
 test("a meta written by flytekit's connector is polled and cancelled", async () => {
   await client.createTask({ template: flytekitTemplate({ databricksConf: { existing_cluster_id: "0101-abc" } }) });
   const meta = new TextEncoder().encode(JSON.stringify({ databricks_instance: instance, run_id: String(submitted.length) }));

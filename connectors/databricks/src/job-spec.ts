@@ -16,6 +16,9 @@ const FLYTETOOLS_GIT_SOURCE = {
 // What flytekit's connector (Flyte 1, flytekitplugins.spark connector.py) runs for a task flytekit wrote (container
 // args `pyflyte-execute …` / `pyflyte-fast-execute …`): flytekit's entrypoint at flytekit's pinned flytetools commit.
 const FLYTEKIT_ENTRYPOINT = "flytekitplugins/databricks/entrypoint.py";
+const FLYTEKIT_SERVERLESS_ENTRYPOINT = "flytekitplugins/databricks/entrypoint_serverless.py";
+/** The connector's environment variable naming a serverless credential provider when the task names none (as flytekit's). */
+export const DATABRICKS_CREDENTIAL_PROVIDER_ENV = "FLYTE_DATABRICKS_SERVICE_CREDENTIAL_PROVIDER";
 const FLYTEKIT_GIT_SOURCE = {
   git_url: "https://github.com/flyteorg/flytetools",
   git_provider: "gitHub",
@@ -57,6 +60,8 @@ function isObject(value: unknown): value is JsonObject {
  * Templates flytekit wrote (Flyte 1) are built as flytekit's connector builds them: `FLYTE_FAIL_ON_ERROR=true` in the
  * cluster's environment (so a failed task fails the run), flytekit's entrypoint unless `databricksConf` names its own
  * `python_file`/`git_source`, and `custom.notebookPath` (+ `notebookBaseParameters`) runs a notebook instead.
+ * Their serverless form (`environment_key`/`environments` without a cluster) becomes a one-task `tasks` run in that
+ * environment, the container's env (and `FLYTE_FAIL_ON_ERROR`) in its `environment_vars`.
  */
 export function buildRunSubmitBody(template: TaskTemplate, custom: CreateRequest["custom"]): JsonObject {
   const conf = custom["databricksConf"];
@@ -67,6 +72,8 @@ export function buildRunSubmitBody(template: TaskTemplate, custom: CreateRequest
   const container = template.target.case === "container" ? template.target.value : undefined;
   const flytekit = writtenByFlytekit(container);
   const multiTask = Array.isArray(job["tasks"]);
+  const serverless = job["existing_cluster_id"] === undefined && job["new_cluster"] === undefined && (Boolean(job["environment_key"]) || (Array.isArray(job["environments"]) && job["environments"].length > 0));
+  if (flytekit && !multiTask && serverless) return serverlessJob(job, custom, container!);
   if (!multiTask && job["existing_cluster_id"] === undefined) {
     const cluster = job["new_cluster"];
     if (!isObject(cluster)) {
@@ -101,6 +108,35 @@ export function buildRunSubmitBody(template: TaskTemplate, custom: CreateRequest
       `custom.databricksConf names nothing to run: a task without a container needs one of ${TASK_KEYS.join(", ")}.`,
     );
   }
+  return job;
+}
+
+/** flytekit's serverless run: the job's environment (created with client "1" if absent) gets the container's env; one task. */
+function serverlessJob(job: JsonObject, custom: CreateRequest["custom"], container: { args: readonly string[]; env: readonly { key: string; value: string }[] }): JsonObject {
+  const key = typeof job["environment_key"] === "string" && job["environment_key"] ? job["environment_key"] : "default";
+  const environments = Array.isArray(job["environments"]) ? job["environments"].filter(isObject) : [];
+  let environment = environments.find((entry) => entry["environment_key"] === key);
+  if (!environment) environments.push((environment = { environment_key: key, spec: { client: "1" } }));
+  const spec = isObject(environment["spec"]) ? environment["spec"] : (environment["spec"] = {});
+  const env = Object.fromEntries([...container.env.map((pair) => [pair.key, pair.value]), ["FLYTE_FAIL_ON_ERROR", "true"]]);
+  spec["environment_vars"] = { ...(isObject(spec["environment_vars"]) ? spec["environment_vars"] : {}), ...env };
+  job["environments"] = environments;
+  delete job["environment_key"];
+  const notebookPath = custom["notebookPath"];
+  if (typeof notebookPath === "string" && notebookPath) {
+    const parameters = custom["notebookBaseParameters"];
+    const notebook = { notebook_path: notebookPath, ...(isObject(parameters) && !isEmpty(parameters) ? { base_parameters: parameters } : {}), ...(isObject(job["git_source"]) ? { source: "GIT" } : {}) };
+    job["tasks"] = [{ task_key: "flyte_notebook_task", notebook_task: notebook, environment_key: key }];
+    return job;
+  }
+  const parameters = [...container.args];
+  const provider = custom["databricksServiceCredentialProvider"] ?? process.env[DATABRICKS_CREDENTIAL_PROVIDER_ENV];
+  // Last, after the flytekit command: flytekit's serverless entrypoint takes it off before running the task.
+  if (typeof provider === "string" && provider) parameters.push(`--flyte-credential-provider=${provider}`);
+  const pythonFile = typeof job["python_file"] === "string" && job["python_file"] ? job["python_file"] : FLYTEKIT_SERVERLESS_ENTRYPOINT;
+  delete job["python_file"];
+  job["tasks"] = [{ task_key: "flyte_task", spark_python_task: { python_file: pythonFile, source: "GIT", parameters }, environment_key: key }];
+  job["git_source"] = isObject(job["git_source"]) ? job["git_source"] : { ...FLYTEKIT_GIT_SOURCE };
   return job;
 }
 
