@@ -237,6 +237,8 @@ async function main() {
 }
 
 const serveMode = arg("serve", undefined);
+// A server process exits normally on SIGINT (so `node --cpu-prof` writes its profile).
+if (serveMode) process.on("SIGINT", () => process.exit(0));
 if (serveMode === "service") await serveService();
 else if (serveMode === "connect-node") await serveConnectNode();
 else if (process.argv[1] === here) await main();
