@@ -12,11 +12,14 @@ fds = descriptor_pb2.FileDescriptorSet.FromString(open(sys.argv[1], "rb").read()
 pool = descriptor_pool.DescriptorPool()
 for file in fds.file:
     pool.AddSerializedFile(file.SerializeToString())
-factory = message_factory.MessageFactory(pool)
 
 
 def M(name):
-    return factory.GetPrototype(pool.FindMessageTypeByName(name))
+    descriptor = pool.FindMessageTypeByName(name)
+    # GetMessageClass from protobuf 4.22 on (GetPrototype is gone in 5.x); Debian bookworm has 4.21.
+    if hasattr(message_factory, "GetMessageClass"):
+        return message_factory.GetMessageClass(descriptor)
+    return message_factory.MessageFactory(pool).GetPrototype(descriptor)
 
 
 admin = lambda n: M("flyteidl.admin." + n)
