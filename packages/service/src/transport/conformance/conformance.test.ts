@@ -14,8 +14,8 @@ import zlib from "node:zlib";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { AnySchema, StringValueSchema } from "@bufbuild/protobuf/wkt";
 import { StatusSchema } from "@flyte-connectors/flyteidl2/google/rpc/status_pb.js";
-import { createTransport, TRANSPORT_KINDS } from "../index.js";
-import type { TransportEvent, TransportKind, TransportOptions, TransportServer } from "../types.js";
+import { createTransport, TRANSPORT_KINDS, type CreateTransportOptions } from "../index.js";
+import type { TransportEvent, TransportKind, TransportServer } from "../types.js";
 import { CLIENTS } from "./clients.js";
 import { Code, IN_CI, Matrix, codeName, payload, sleep, type Batch, type CallResult, type CallSpec, type Client, type ClientName } from "./harness.js";
 import { ECHO, ECHO_UPLOAD, HEALTH_CHECK, MISSING, Observations, SLOW, STREAM, conformanceMethods } from "./methods.js";
@@ -50,7 +50,7 @@ interface Started {
 
 const open = new Set<Started>();
 
-async function startServer(kind: TransportKind, options: Partial<TransportOptions> = {}): Promise<Started> {
+async function startServer(kind: TransportKind, options: Partial<CreateTransportOptions> = {}): Promise<Started> {
   const observations = new Observations();
   const events: TransportEvent[] = [];
   const server = createTransport(kind, { maxReceiveMessageBytes: MAX_RECEIVE, onEvent: (e) => events.push(e), ...options });
@@ -79,7 +79,7 @@ interface CaseContext {
   /** The client stack (undefined for raw-http2 cases). */
   client: Client;
   /** A fresh server of this transport (stopped after the case). */
-  server(options?: Partial<TransportOptions>): Promise<Started>;
+  server(options?: Partial<CreateTransportOptions>): Promise<Started>;
   /** Records a measured number for the matrix (and the test's diagnostics). */
   note(text: string): void;
   /** Runs calls with this case's client against `port`. */
@@ -584,6 +584,24 @@ conformance("max connection age: GOAWAY, later calls on a new connection, a call
   }
 }, { timeout: 30_000 });
 
+conformance("max connection age with a client that stopped reading: the connection is closed after the grace", RAW, async ({ server, note }) => {
+  const s = await server({ maxConnectionAgeMs: 300, maxConnectionAgeGraceMs: 500 });
+  const session = await connect(s.port);
+  try {
+    const closed = new Promise<void>((resolve) => session.once("close", () => resolve()));
+    const stalled = rawRequest(session, { path: STREAM, body: grpcFrame(payload(10)), headers: { "x-count": "1000", "x-message-size": String(64 * 1024) }, paused: true });
+    const started = performance.now();
+    const ok = await Promise.race([closed.then(() => true), sleep(4000).then(() => false)]);
+    note(`events: ${[...new Set(s.events.map((e) => e.event))].join(", ") || "none"}`);
+    assert.ok(ok, "the connection was still open 4 s after its age (300 ms) + grace (500 ms)");
+    assert.ok(performance.now() - started < 3000, `closed after ${Math.round(performance.now() - started)} ms`);
+    const r = await stalled;
+    assert.notEqual(r.grpcStatus, 0, "the stalled call did not end OK");
+  } finally {
+    session.destroy();
+  }
+}, { timeout: 30_000 });
+
 conformance("keepalive pings every 1 s during a quiet call: answered, no GOAWAY", ALL, async ({ server, run }) => {
   const s = await server();
   const spy = await frameSpy(s.port);
@@ -752,6 +770,19 @@ conformance("slowloris (50 connections sending the preface a byte at a time): me
     assert.ok(growth < 100 * MiB, `RSS grew ${Math.round(growth / MiB)} MiB`);
   } finally {
     await probe.stop().catch(() => {});
+    for (const x of sockets) x.destroy();
+  }
+}, { timeout: 30_000 });
+
+conformance("handshake timeout: connections that never finish the HTTP/2 preface are closed", RAW, async ({ server }) => {
+  const s = await server({ handshakeTimeoutMs: 500 });
+  const sockets = await Promise.all(Array.from({ length: 20 }, () => socket(s.port)));
+  try {
+    const closed = sockets.map((x) => new Promise<void>((resolve) => x.once("close", () => resolve())));
+    for (const x of sockets) x.write(PREFACE.subarray(0, 10)); // a slowloris: part of the preface, then nothing
+    const all = await Promise.race([Promise.all(closed).then(() => true), sleep(4000).then(() => false)]);
+    assert.ok(all, `${sockets.filter((x) => !x.destroyed).length}/20 connections still open 4 s after a 500 ms handshake timeout`);
+  } finally {
     for (const x of sockets) x.destroy();
   }
 }, { timeout: 30_000 });

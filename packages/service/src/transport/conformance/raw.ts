@@ -185,12 +185,13 @@ export async function goawaysFrom(s: net.Socket, ms: number): Promise<number[]> 
   return codes;
 }
 
-/** A TCP connection to `port` (raw bytes). */
+/** A TCP connection to `port` (raw bytes), reading and dropping what the server sends (pause() to stop reading). */
 export function socket(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, "127.0.0.1", () => {
       s.off("error", reject);
       s.on("error", () => {});
+      s.resume(); // flowing (what the server sends is dropped), so a close by the server is seen
       resolve(s);
     });
     s.once("error", reject);
