@@ -19,7 +19,10 @@ def M(name):
     # GetMessageClass from protobuf 4.22 on (GetPrototype is gone in 5.x); Debian bookworm has 4.21.
     if hasattr(message_factory, "GetMessageClass"):
         return message_factory.GetMessageClass(descriptor)
-    return message_factory.MessageFactory(pool).GetPrototype(descriptor)
+    return factory.GetPrototype(descriptor)
+
+
+factory = message_factory.MessageFactory(pool)
 
 
 admin = lambda n: M("flyteidl.admin." + n)
