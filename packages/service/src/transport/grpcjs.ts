@@ -258,6 +258,8 @@ interface GrpcJsInternals {
 /** Per-session state for the events. */
 interface SessionInfo {
   goawaySent: boolean;
+  /** Streams open on the connection (reset with CANCEL when it is closed hard). */
+  streams: Set<http2.ServerHttp2Stream>;
 }
 
 const kInfo = Symbol("grpcJsSessionInfo");
@@ -361,7 +363,7 @@ export class GrpcJsServer implements TransportServer {
     this.#server.forceShutdown();
     // forceShutdown only reaches the sessions channelz tracks (off here): end the rest the same way, with CANCEL.
     for (const session of this.#sessions) {
-      if (!session.destroyed) session.destroy(undefined, http2.constants.NGHTTP2_CANCEL);
+      closeHard(session);
     }
   }
 
@@ -460,6 +462,11 @@ export class GrpcJsServer implements TransportServer {
     server.on("sessionError", (error: NodeJS.ErrnoException) => this.#emit({ event: "session_error", detail: { code: error.code ?? error.message } }));
     server.on("session", (session: TappedSession) => this.#tapSession(session));
     server.prependListener("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      const streams = (stream.session as TappedSession | null)?.[kInfo]?.streams;
+      if (streams) {
+        streams.add(stream);
+        stream.once("close", () => streams.delete(stream));
+      }
       const timeout = parseGrpcTimeout(headers["grpc-timeout"]);
       if (timeout === undefined || Number.isNaN(timeout)) return;
       if (timeout > MAX_TIMER_MS - STALLED_AFTER_DEADLINE_MS) {
@@ -481,7 +488,7 @@ export class GrpcJsServer implements TransportServer {
   }
 
   #tapSession(session: TappedSession): void {
-    const info: SessionInfo = { goawaySent: false };
+    const info: SessionInfo = { goawaySent: false, streams: new Set() };
     session[kInfo] = info;
     this.#sessions.add(session);
     let graceTimer: NodeJS.Timeout | undefined;
@@ -524,8 +531,8 @@ export class GrpcJsServer implements TransportServer {
     const grace = Math.min(this.#options.maxConnectionAgeGraceMs ?? DEFAULT_MAX_CONNECTION_AGE_GRACE_MS, MAX_TIMER_MS);
     const timer = setTimeout(() => {
       if (session.destroyed) return;
-      this.#emit({ event: "connection_age_closed" });
-      session.destroy(undefined, http2.constants.NGHTTP2_CANCEL);
+      this.#emit({ event: "connection_age_closed", detail: { streams: session[kInfo]?.streams.size ?? 0 } });
+      closeHard(session);
     }, grace);
     timer.unref();
     return timer;
@@ -533,6 +540,22 @@ export class GrpcJsServer implements TransportServer {
 }
 
 function noop(): void {}
+
+/**
+ * Closes a connection at once: each open stream reset with CANCEL first (destroying the session alone resets them
+ * with NO_ERROR, which grpc-go and C-core clients read as INTERNAL; CANCEL they retry), then the session.
+ */
+function closeHard(session: TappedSession): void {
+  if (session.destroyed) return;
+  for (const stream of session[kInfo]?.streams ?? []) {
+    try {
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    } catch {
+      // already gone
+    }
+  }
+  session.destroy(undefined, http2.constants.NGHTTP2_CANCEL);
+}
 
 /**
  * grpc-js reports a failed bind as one message ("No address added … [listen EADDRINUSE: …]", "Name resolution
