@@ -8,7 +8,7 @@
 // is read beside `task_category`. ExecuteTaskSync, which flyteidl2 has no counterpart of, runs the dispatcher's
 // executeTaskSync (a sync connector's `do`, its resource answered inline).
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
-import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { ConnectorError, type Connector } from "flyte-connectors";
 import {
   AgentSchema,
@@ -36,9 +36,8 @@ import { InputsSchema } from "@flyte-connectors/flyteidl2/flyteidl2/task/common_
 import { asyncConnectorHandlers, handle, unary, type Handler, type HandlerContext } from "../handlers.js";
 import type { MethodDefinition, ServerCall } from "../transport/types.js";
 
-/** What the Flyte 1 metadata service and ExecuteTaskSync need besides the dispatcher: which connectors are served, and their kind. */
+/** What ListAgents needs besides the dispatcher: the connectors served, with their kind (the registry). */
 export interface ConnectorLookup {
-  get(taskType: string, taskTypeVersion?: number): Connector;
   list(): Connector[];
 }
 
@@ -54,8 +53,9 @@ function decodeWithTaskType<Desc extends DescMessage>(schema: Desc): (bytes: Uin
   return (bytes) => {
     const request = fromBinary(schema, bytes) as MessageShape<Desc> & { taskCategory?: { name: string; version: number } };
     if (!request.taskCategory?.name) {
-      const field = request.$unknown?.findLast((unknown) => unknown.no === TASK_TYPE_FIELD);
+      const field = request.$unknown?.findLast((unknown) => unknown.no === TASK_TYPE_FIELD && unknown.wireType === WireType.LengthDelimited);
       if (field) {
+        // The unknown field's data is its length-prefixed value; invalid UTF-8 is replaced, as protobuf-es reads strings.
         const taskType = new BinaryReader(field.data).string();
         if (taskType) request.taskCategory = { $typeName: "flyteidl2.connector.TaskCategory", name: taskType, version: request.taskCategory?.version ?? 0 } as never;
       }
