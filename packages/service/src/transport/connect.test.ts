@@ -312,7 +312,7 @@ describe("Connect port", () => {
     assert.equal(unsupported.status, 501);
   });
 
-  test("curl itself: JSON GetTask and /healthz", async (t) => {
+  test("curl itself: JSON GetTask, /healthz over h2c, a 6 MiB CreateTask", async (t) => {
     const found = await promisify(execFile)("curl", ["--version"]).then(
       () => true,
       () => false,
@@ -333,6 +333,18 @@ describe("Connect port", () => {
     assert.deepEqual(JSON.parse(stdout), { resource: { phase: "SUCCEEDED", message: "done c" } });
     const h2 = await promisify(execFile)("curl", ["-sS", "--http2-prior-knowledge", "-w", "%{http_code} %{http_version}", `http://127.0.0.1:${port()}/healthz`]);
     assert.equal(h2.stdout, "OK200 2");
+    // A 6 MiB JSON CreateTask (curl sends `Expect: 100-continue` for a body this size).
+    const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+    const os = await import("node:os");
+    const path = await import("node:path");
+    const dir = mkdtempSync(path.join(os.tmpdir(), "fc-curl-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, "create.json");
+    writeFileSync(file, JSON.stringify({ template: { type: "test", id: { name: "t" } }, inputs: { literals: [{ name: "a", value: { scalar: { primitive: { stringValue: "c".repeat(6 * 1024 * 1024) } } } }] } }));
+    const big = await promisify(execFile)("curl", ["-sS", "-H", "content-type: application/json", "--data-binary", `@${file}`, `http://127.0.0.1:${port()}/flyteidl2.connector.AsyncConnectorService/CreateTask`]);
+    const meta = JSON.parse(Buffer.from((JSON.parse(big.stdout) as { resourceMeta: string }).resourceMeta, "base64").toString()) as { id: string };
+    assert.equal(meta.id, `job-${observed.lastCreateInputSize}`);
+    assert.ok(observed.lastCreateInputSize > 6 * 1024 * 1024);
   });
 
   function port(): number {
