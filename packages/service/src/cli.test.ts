@@ -61,7 +61,9 @@ test("CLI: SIGTERM while connectors load exits 0 without announcing; a second si
   const dir = mkdtempSync(join(tmpdir(), "slow-module-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const slow = join(dir, "slow.mts");
-  writeFileSync(slow, "await new Promise((resolve) => setTimeout(resolve, 1500));\nexport default [];\n");
+  // The module says when it starts loading: the signal is sent then, not after a fixed time (start-up speed
+  // varies several-fold on a loaded machine).
+  writeFileSync(slow, 'process.stderr.write("slow module loading\\n");\nawait new Promise((resolve) => setTimeout(resolve, 3000));\nexport default [];\n');
   for (const signals of [1, 2]) {
     const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--prometheus-port", "0", "--host", "127.0.0.1", "--no-discover", "--modules", slow], {
       stdio: ["ignore", "ignore", "pipe"],
@@ -69,7 +71,15 @@ test("CLI: SIGTERM while connectors load exits 0 without announcing; a second si
     let err = "";
     child.stderr.on("data", (d) => (err += String(d)));
     const exited = once(child, "exit");
-    await new Promise((resolve) => setTimeout(resolve, 600)); // started, still loading the slow module
+    const loading = new Promise<void>((resolve) => {
+      const onData = () => {
+        if (!err.includes("slow module loading")) return;
+        child.stderr.off("data", onData);
+        resolve();
+      };
+      child.stderr.on("data", onData);
+    });
+    await Promise.race([loading, exited]);
     child.kill("SIGTERM");
     // Signals are not queued: a second one sent at once may be merged with the first.
     if (signals === 2) setTimeout(() => child.kill("SIGTERM"), 100);
