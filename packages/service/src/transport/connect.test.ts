@@ -289,6 +289,52 @@ describe("Connect port", () => {
     assert.equal((observed.abortReasons.at(-1) as DOMException).name, "TimeoutError");
   });
 
+  test("a log stream whose client stops reading: at connect-timeout-ms the connector's stream is closed, the stream ends with deadline_exceeded", async () => {
+    const { GetTaskLogsRequestSchema } = await import("@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js");
+    const { toBinary } = await import("@bufbuild/protobuf");
+    const message = toBinary(GetTaskLogsRequestSchema, create(GetTaskLogsRequestSchema, { taskCategory: { name: "test" }, resourceMeta: new TextEncoder().encode(JSON.stringify({ id: "flood", ms: 0 })) }));
+    const body = Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
+    const closedBefore = observed.floodsClosed;
+    let response!: http.IncomingMessage;
+    const requestError = new Promise<Error>((resolve) => {
+      const req = http.request(
+        { host: "127.0.0.1", port: port(), path: "/flyteidl2.connector.AsyncConnectorService/GetTaskLogs", method: "POST", agent: false, headers: { "content-type": "application/connect+proto", "connect-timeout-ms": "300" } },
+        (res) => {
+          res.pause(); // does not read: the server's buffers fill up
+          response = res;
+        },
+      );
+      req.on("error", resolve);
+      req.end(body);
+    });
+    for (let i = 0; i < 250 && observed.floodsClosed === closedBefore; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(observed.floodsClosed, closedBefore + 1, "the connector's page iterator was closed at the deadline");
+    // Reading now: either the connection was cut (its end could not be sent), or the stream ends with the status.
+    const chunks: Buffer[] = [];
+    const ended = await Promise.race([
+      new Promise<"end" | "cut">((resolve) => {
+        response.on("data", (c: Buffer) => chunks.push(c));
+        response.on("end", () => resolve("end"));
+        response.on("error", () => resolve("cut"));
+        response.on("aborted", () => resolve("cut"));
+        response.resume();
+      }),
+      requestError.then(() => "cut" as const),
+    ]);
+    if (ended === "end") {
+      const all = Buffer.concat(chunks);
+      let offset = 0;
+      let last: { flags: number; payload: Buffer } | undefined;
+      while (offset + 5 <= all.length) {
+        const length = all.readUInt32BE(offset + 1);
+        last = { flags: all[offset]!, payload: all.subarray(offset + 5, offset + 5 + length) };
+        offset += 5 + length;
+      }
+      assert.equal(last?.flags, 2, "an end-stream envelope");
+      assert.equal((JSON.parse(String(last.payload)) as { error: { code: string } }).error.code, "deadline_exceeded");
+    }
+  });
+
   test("gzip both ways: a gzipped request body; a large answer gzipped when accepted", async () => {
     const body = zlib.gzipSync(Buffer.from(JSON.stringify({ template: { type: "test", id: { name: "t" } }, inputs: { literals: [{ name: "a", value: { scalar: { primitive: { stringValue: "z".repeat(100_000) } } } }] } })));
     const created = await post(port(), "/flyteidl2.connector.AsyncConnectorService/CreateTask", body, { "content-type": "application/json", "content-encoding": "gzip" });

@@ -372,9 +372,11 @@ class ConnectCall implements ServerCall {
   deadline(): void {
     this.#timer = undefined;
     if (this.#state === DONE) return;
+    // A stream whose client does not read would hold its end behind flow control: cut it. (Not a unary answer:
+    // its 504 is just being written.)
+    const stuck = this.#wire.framing !== "unary" && this.#res.writableLength > 0;
     this.fail(Status.DEADLINE_EXCEEDED, "Deadline exceeded");
-    // A client that does not read would hold the end of a stream behind flow control: cut the connection.
-    if (this.#res.writableLength > 0) destroyResponse(this.#res);
+    if (stuck) destroyResponse(this.#res);
     this.#controller.abort(new DOMException("The call's deadline passed.", "TimeoutError"));
   }
 
