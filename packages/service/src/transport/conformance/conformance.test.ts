@@ -381,11 +381,11 @@ conformance("request over the receive limit → RESOURCE_EXHAUSTED (plain and co
   const [plain, compressed, fits] = await run(s.port, [
     { method: ECHO, request: big, metadata: { "x-response-size": "10" } },
     { method: ECHO, request: big, compression: "gzip", metadata: { "x-response-size": "10" } },
-    { method: ECHO, request: payload(MAX_RECEIVE - 1024), metadata: { "x-response-size": "10" }, startAfterMs: 200 },
+    { method: ECHO, request: payload(MAX_RECEIVE), metadata: { "x-response-size": "10" }, startAfterMs: 200 },
   ]);
   expectCode(plain, Code.RESOURCE_EXHAUSTED, "plain");
   expectCode(compressed, Code.RESOURCE_EXHAUSTED, "gzip");
-  expectCode(fits, Code.OK, "just under the limit");
+  expectCode(fits, Code.OK, "exactly the limit");
 });
 
 conformance("8 MiB answer to a client with a raised receive limit", ALL, async ({ server, run }) => {
@@ -629,7 +629,9 @@ const PROBE_BOUND_MS = 1500;
 const BOMB_PROBE_BOUND_MS = 2500;
 
 conformance("compression bomb (20 × 65 KB gzip → 64 MiB each): event-loop stall bounded", RAW, async ({ server, note }) => {
-  const s = await server({ maxReceiveMessageBytes: 64 * MiB });
+  // The native transport's process-wide request budget would refuse most bombs before they inflate: raised here,
+  // so every bomb is inflated and the stall measured is decompression's.
+  const s = await server({ maxReceiveMessageBytes: 64 * MiB + 1024, maxBufferedRequestBytes: 2048 * MiB });
   const bomb = zlib.gzipSync(Buffer.alloc(64 * MiB), { level: 9 });
   const session = await connect(s.port);
   const probe = await healthProbe(s.port);
@@ -639,9 +641,10 @@ conformance("compression bomb (20 × 65 KB gzip → 64 MiB each): event-loop sta
     const results = await Promise.all(Array.from({ length: 20 }, () => rawRequest(session, { path: ECHO, body: grpcFrame(bomb, true), headers: { "grpc-encoding": "gzip", "x-response-size": "10" } })));
     const tookMs = performance.now() - started;
     const { maxMs, failures } = await probe.stop();
-    note(`longest health check ${Math.round(maxMs)} ms; 20 bombs answered in ${Math.round(tookMs)} ms`);
+    const statuses = results.map((r) => codeName(r.grpcStatus ?? -1)).reduce<Record<string, number>>((counts, name) => ({ ...counts, [name]: (counts[name] ?? 0) + 1 }), {});
+    note(`longest health check ${Math.round(maxMs)} ms; 20 bombs answered in ${Math.round(tookMs)} ms (${JSON.stringify(statuses)})`);
     assert.ok(bomb.length < 100 * 1024, `bomb ${bomb.length} bytes`);
-    for (const r of results) assert.ok(r.grpcStatus === 0 || r.grpcStatus === Code.RESOURCE_EXHAUSTED, `bomb answered ${r.grpcStatus} ${r.grpcMessage}`);
+    for (const r of results) assert.equal(r.grpcStatus, 0, `bomb answered ${r.grpcStatus} ${r.grpcMessage}`);
     assert.deepEqual(failures, []);
     assert.ok(maxMs < BOMB_PROBE_BOUND_MS, `a health check waited ${Math.round(maxMs)} ms while the bombs inflated (bound ${BOMB_PROBE_BOUND_MS} ms)`);
   } finally {
