@@ -120,17 +120,19 @@ describe("Batch connector over gRPC", () => {
     assert.equal(BatchEndpointMeta.decode(meta).openai_org, null);
   });
 
-  test("a local JSONL file input is uploaded", async () => {
+  test("a JSONL File at a local path is refused by the service (no --allow-local-files); batch-results.test.ts reads one on S3", async () => {
     const dir = await mkdtemp(join(tmpdir(), "openai-batch-"));
     try {
       const path = join(dir, "in.jsonl");
-      const content = '{"custom_id":"x","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[]}}\n';
-      await writeFile(path, content);
+      await writeFile(path, '{"custom_id":"x","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[]}}\n');
       const task = new BatchEndpointTask({ name: "f", input: "file" });
-      const meta = await create(task, { jsonl_in: new FlyteFile(pathToFileURL(path).href) });
-      assert.equal(fake.files.get(String(batchOf(meta)["input_file_id"]))?.content, content);
-      const remote = await rejectsWith(rpc.create(await createTaskRequest(task, { jsonl_in: new FlyteFile("s3://bucket/in.jsonl") }, SECRETS)), STATUS.INVALID_ARGUMENT);
-      assert.match(remote, /cannot read; upload the file to OpenAI \(purpose "batch"\) and pass input_file_id/);
+      const uploads = fake.seen("POST", /^\/v1\/files$/).length;
+      for (const uri of [path, pathToFileURL(path).href]) {
+        const refused = await rejectsWith(rpc.create(await createTaskRequest(task, { jsonl_in: new FlyteFile(uri) }, SECRETS)), STATUS.INVALID_ARGUMENT);
+        assert.ok(refused.includes(`"${uri}"`), refused);
+        assert.match(refused, /--allow-local-files/);
+      }
+      assert.equal(fake.seen("POST", /^\/v1\/files$/).length, uploads, "nothing uploaded");
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

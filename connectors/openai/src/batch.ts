@@ -1,5 +1,3 @@
-import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import OpenAI, { toFile } from "openai";
 import {
@@ -10,6 +8,7 @@ import {
   FlyteFile,
   Phase,
   ResourceMeta,
+  StorageError,
   types,
   type ConnectorTaskOptions,
   type CreateRequest,
@@ -42,7 +41,7 @@ const INPUTS = {
   file_id: { input_file_id: types.string },
   /** Requests inline: batch lines (`{custom_id, method, url, body}`) or bare request bodies. */
   requests: { requests: types.list(types.struct) },
-  /** A local JSONL file of batch lines (path or file:// URI). */
+  /** A JSONL File of batch lines (s3://, gs://, abfs://; a local path or file:// where local files are allowed). */
   file: { jsonl_in: types.file },
 } as const;
 const outputs = { result: types.struct };
@@ -66,7 +65,7 @@ export interface BatchEndpointTaskOptions<K extends BatchInput>
   openaiOrganization?: string;
   /**
    * The task's input: `"file_id"` → `input_file_id: string` (Python's interface), `"requests"` → `requests:
-   * object[]`, `"file"` → `jsonl_in: File` (local only). Default: "file_id".
+   * object[]`, `"file"` → `jsonl_in: File` (read through the service's storage). Default: "file_id".
    */
   input?: K;
 }
@@ -245,9 +244,9 @@ export class BatchEndpointConnector extends AsyncConnector<BatchEndpointMeta> {
     if (inputs["requests"] !== undefined) {
       jsonl = requestsToJsonl(inputs["requests"], endpoint);
     } else if (inputs["jsonl_in"] !== undefined) {
-      jsonl = await readLocalFile(inputs["jsonl_in"], request.signal);
+      jsonl = await readJsonlFile(inputs["jsonl_in"], request.signal);
     } else {
-      throw new ConnectorError("INVALID_ARGUMENT", "The task needs one input: input_file_id (a file id), requests (a list) or jsonl_in (a local JSONL file).");
+      throw new ConnectorError("INVALID_ARGUMENT", "The task needs one input: input_file_id (a file id), requests (a list) or jsonl_in (a JSONL File).");
     }
     const file = await call("uploading the batch input", async () =>
       client.files.create({ file: await toFile(Buffer.from(jsonl, "utf8"), "flyte-batch-input.jsonl", { type: "application/jsonl" }), purpose: "batch" }, options),
@@ -339,20 +338,20 @@ function requestsToJsonl(requests: unknown, endpoint: string): string {
     .concat("\n");
 }
 
-/** The text of a local file input (plain path or file:// URI); other schemes need an upload first. */
-async function readLocalFile(value: unknown, signal: AbortSignal): Promise<string> {
+/**
+ * The text of the JSONL File input, read through the service's storage (s3://, gs://, abfs://; local paths and
+ * file:// only where local files are allowed: `run`, or `serve --allow-local-files`).
+ */
+async function readJsonlFile(value: unknown, signal: AbortSignal): Promise<string> {
   if (!(value instanceof FlyteFile)) throw new ConnectorError("INVALID_ARGUMENT", "jsonl_in must be a file.");
-  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(value.uri)?.[1]?.toLowerCase();
-  if (scheme !== undefined && scheme !== "file") {
-    throw new ConnectorError(
-      "INVALID_ARGUMENT",
-      `jsonl_in is at ${scheme}://, which this connector cannot read; upload the file to OpenAI (purpose "batch") and pass input_file_id instead.`,
-    );
-  }
   try {
-    return await readFile(scheme === "file" ? fileURLToPath(value.uri) : value.uri, { encoding: "utf8", signal });
+    return await value.text({ signal });
   } catch (cause) {
-    throw new ConnectorError("INVALID_ARGUMENT", `Cannot read jsonl_in (${value.uri}): ${(cause as Error).message}`, { cause });
+    if (!(cause instanceof StorageError)) throw cause;
+    // A file that is not there (or may not be read from here) is the caller's; refused credentials or an
+    // unreachable store keep their own status.
+    const code = cause.problem === "not-found" || cause.problem === "invalid" ? "INVALID_ARGUMENT" : cause.code;
+    throw new ConnectorError(code, `Cannot read jsonl_in: ${cause.message}`, { cause });
   }
 }
 

@@ -66,12 +66,13 @@ describe("ChatGPTTask", () => {
     assert.throws(() => new ChatGPTTask({ name: "x", chatgptConfig: {} as never }), /'model' configuration variable is required/);
   });
 
-  test("the package's default export hosts the chat and batch connectors", () => {
+  test("the package's default export hosts the chat, batch and batch-results connectors", () => {
     assert.deepEqual(
       connectors.map((c) => [c.taskTypeName, c.kind]),
       [
         ["chatgpt", "sync"],
         ["openai-batch", "async"],
+        ["openai-batch-results", "sync"],
       ],
     );
     assert.ok(connectors[0] instanceof ChatGPTConnector && connectors[1] instanceof BatchEndpointConnector);

@@ -10,4 +10,5 @@ export {
   type BatchEndpointTaskOptions,
   type BatchInput,
 } from "./batch.js";
+export { BatchResultsConnector, BatchResultsTask, OPENAI_BATCH_RESULTS_TASK_TYPE, type BatchResultsTaskOptions } from "./batch-results.js";
 export { API_KEY_SECRET, CONNECTOR_SECRET_NAME, type OpenAIConnectionOptions } from "./client.js";

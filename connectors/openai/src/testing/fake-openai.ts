@@ -110,6 +110,14 @@ export class FakeOpenAI {
     }
     const fault = this.#faults.find((f) => f.method === method && f.path.test(url.pathname) && (f.times ?? 1) > 0);
     if (fault && !fault.afterEffect) return this.#fail(response, fault);
+    // GET /v1/files/{file_id}/content: the file's bytes as they were uploaded (not JSON).
+    const contentOf = method === "GET" ? /^\/v1\/files\/([^/]+)\/content$/.exec(url.pathname)?.[1] : undefined;
+    if (contentOf !== undefined && !fault) {
+      const file = this.files.get(contentOf);
+      if (!file) return send(response, 404, apiError(`No such File object: ${contentOf}`, "invalid_request_error"));
+      response.writeHead(200, { "content-type": "application/octet-stream" }).end(file.content);
+      return;
+    }
     const reply = this.#route(method, url, body);
     if (fault) return this.#fail(response, fault);
     send(response, reply.status, reply.body);
