@@ -118,8 +118,11 @@ func (l *logSink) Errorln(args ...interface{})            { l.add("ERROR", args.
 func (l *logSink) Errorf(f string, args ...interface{})   { l.add("ERROR", fmt.Sprintf(f, args...)) }
 func (l *logSink) Fatal(args ...interface{})              { l.add("FATAL", args...); os.Exit(3) }
 func (l *logSink) Fatalln(args ...interface{})            { l.add("FATAL", args...); os.Exit(3) }
-func (l *logSink) Fatalf(f string, args ...interface{})   { l.add("FATAL", fmt.Sprintf(f, args...)); os.Exit(3) }
-func (l *logSink) V(level int) bool                       { return level <= 2 }
+func (l *logSink) Fatalf(f string, args ...interface{}) {
+	l.add("FATAL", fmt.Sprintf(f, args...))
+	os.Exit(3)
+}
+func (l *logSink) V(level int) bool { return level <= 2 }
 
 // userMetadata keeps the test's own keys (x-…), -bin values base64 again, so every client reports the same map.
 func userMetadata(md metadata.MD) map[string][]string {
