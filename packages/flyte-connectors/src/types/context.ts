@@ -28,13 +28,19 @@ export interface Ctx {
   signal: AbortSignal | undefined;
 }
 
+/**
+ * Reads through `defaultStorage()`, created on the first read: converting values that need no storage never
+ * depends on the storage environment being valid. Files and Dirs decoded with it use `defaultStorage()` too.
+ */
+const readThroughDefault: LiteralStorage = { read: (uri, signal) => defaultStorage().read(uri, signal) };
+
 export function makeCtx(op: Ctx["op"], role: string, type: LiteralType | undefined, opts: ConvertOptions | undefined): Ctx {
   return {
     op,
     role,
     variable: opts?.variable,
     rootType: type,
-    storage: opts?.storage ?? defaultStorage(),
+    storage: opts?.storage ?? readThroughDefault,
     signal: opts?.signal,
   };
 }
