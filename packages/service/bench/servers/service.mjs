@@ -1,10 +1,12 @@
 // The real connector service (built dist) for the benchmark: built-in connectors (echo, sleep) plus
 // - "trivial": get → SUCCEEDED, no outputs;
-// - "vendor": get polls a fake vendor API (VENDOR_URL, bench/servers/vendor.mjs) with fetch and reports its state
-//   (without VENDOR_URL it waits 200 ms on a timer instead);
+// - "vendor": get polls a fake vendor API (VENDOR_URL, bench/servers/vendor.mjs) through the SDK's `requestJson`, as
+//   a real connector does (VENDOR_CLIENT=fetch: Node's fetch instead, as before), and reports its state (without
+//   VENDOR_URL it waits 200 ms on a timer instead);
 // default log level (info) to stdout, metrics on, every other option at its default.
 // TRANSPORT=grpc-js serves on the grpc-js transport (when the service has the option); WORKER sets --worker.
 import { AsyncConnector, ConnectorRegistry, Phase, ResourceMeta } from "flyte-connectors";
+import { requestJson } from "flyte-connectors/http";
 import { startConnectorService } from "../../dist/index.js";
 import { serveStats } from "./stats.mjs";
 
@@ -38,8 +40,8 @@ class VendorConnector extends AsyncConnector {
       await new Promise((resolve) => setTimeout(resolve, 200));
       return { phase: Phase.SUCCEEDED };
     }
-    const response = await fetch(`${vendorUrl}/jobs/${resourceMeta.id}`, { signal });
-    const job = await response.json();
+    const url = `${vendorUrl}/jobs/${resourceMeta.id}`;
+    const job = process.env.VENDOR_CLIENT === "fetch" ? await (await fetch(url, { signal })).json() : await requestJson({ url, signal });
     return { phase: job.state === "succeeded" ? Phase.SUCCEEDED : Phase.RUNNING };
   }
   async delete() {}
