@@ -106,6 +106,17 @@ function expectCode(result: CallResult | undefined, code: number, what = ""): as
   assert.equal(codeName(result.code), codeName(code), `${what} expected ${codeName(code)}, got ${codeName(result.code)} (${result.code}): ${result.message}`);
 }
 
+/**
+ * Protocol rows where @grpc/grpc-js (1.14) itself answers differently from the gRPC-over-HTTP/2 spec. The grpc-js
+ * transport is the official library, so its behaviour is asserted as it is (a grpc-js upgrade that changes it
+ * fails here and the row is revisited) and marked in the matrix; the native transport must follow the spec.
+ */
+function grpcJsDeviates(kind: TransportKind, note: (text: string) => void, what: string): boolean {
+  if (kind !== "grpc-js") return false;
+  note(`grpc-js deviation: ${what}`);
+  return true;
+}
+
 const id = (() => {
   let n = 0;
   return (label: string) => `${label}-${process.pid}-${++n}`;
@@ -223,26 +234,30 @@ conformance("status details (grpc-status-details-bin) round trip", ALL, async ({
 
 // ------------------------------------------------------------------------------------------ HTTP layer (raw)
 
-conformance("method not POST → HTTP 405", RAW, async ({ server }) => {
+conformance("method not POST → HTTP 405", RAW, async ({ server, kind, note }) => {
   const s = await server();
   const session = await connect(s.port);
+  const deviates = grpcJsDeviates(kind, note, "GET/PUT answered HTTP 200 with a gRPC error, not 405");
   try {
     for (const method of ["GET", "PUT"]) {
       const r = await rawRequest(session, { path: ECHO, headers: { ":method": method } });
-      assert.equal(r.status, 405, `${method}: HTTP ${r.status}, grpc-status ${r.grpcStatus}`);
+      if (deviates) assert.ok(r.status === 200 && r.grpcStatus !== undefined && r.grpcStatus !== 0, `${method}: HTTP ${r.status}, grpc-status ${r.grpcStatus}`);
+      else assert.equal(r.status, 405, `${method}: HTTP ${r.status}, grpc-status ${r.grpcStatus}`);
     }
   } finally {
     session.destroy();
   }
 });
 
-conformance("content-type missing or not application/grpc → HTTP 415; application/grpc+proto accepted", RAW, async ({ server }) => {
+conformance("content-type missing or not application/grpc → HTTP 415; application/grpc+proto accepted", RAW, async ({ server, kind, note }) => {
   const s = await server();
   const session = await connect(s.port);
+  const deviates = grpcJsDeviates(kind, note, "content-type application/grpcx served as gRPC (prefix match)");
   try {
     for (const contentType of [null, "application/json", "text/plain", "application/grpcx"]) {
       const r = await rawRequest(session, { path: ECHO, body: grpcFrame(payload(10)), headers: { "content-type": contentType } });
-      assert.equal(r.status, 415, `content-type ${contentType}: HTTP ${r.status}, grpc-status ${r.grpcStatus}`);
+      if (deviates && contentType === "application/grpcx") assert.equal(r.grpcStatus, 0, `content-type ${contentType}: HTTP ${r.status}, grpc-status ${r.grpcStatus}`);
+      else assert.equal(r.status, 415, `content-type ${contentType}: HTTP ${r.status}, grpc-status ${r.grpcStatus}`);
     }
     const ok = await rawRequest(session, { path: ECHO, body: grpcFrame(payload(10)), headers: { "content-type": "application/grpc+proto" } });
     assert.equal(ok.status, 200);
@@ -283,12 +298,18 @@ conformance("grpc-timeout in every unit (H M S m u n)", RAW, async ({ server }) 
   }
 });
 
-conformance("malformed grpc-timeout → INTERNAL naming it", RAW, async ({ server }) => {
+conformance("malformed grpc-timeout → INTERNAL naming it", RAW, async ({ server, kind, note }) => {
   const s = await server();
   const session = await connect(s.port);
+  // grpc-js's timeout pattern is not anchored: it reads a valid timeout inside these and serves the call.
+  const unanchored = new Set(grpcJsDeviates(kind, note, "grpc-timeout 123456789S, -1S, 1.5S accepted") ? ["123456789S", "-1S", "1.5S"] : []);
   try {
     for (const value of ["abc", "1x", "123456789S", "-1S", "1.5S", "S"]) {
       const r = await rawRequest(session, { path: ECHO, body: grpcFrame(payload(10)), headers: { "grpc-timeout": value } });
+      if (unanchored.has(value)) {
+        assert.equal(r.grpcStatus, 0, `grpc-timeout ${value}: grpc-status ${r.grpcStatus} ${r.grpcMessage}`);
+        continue;
+      }
       assert.equal(r.grpcStatus, Code.INTERNAL, `grpc-timeout ${value}: grpc-status ${r.grpcStatus} ${r.grpcMessage}`);
       assert.match(r.grpcMessage ?? "", /timeout/i, `grpc-timeout ${value}: message ${r.grpcMessage}`);
     }
@@ -346,12 +367,13 @@ conformance("request encodings identity, gzip, deflate (hand-made frames)", RAW,
   }
 });
 
-conformance("unsupported grpc-encoding → UNIMPLEMENTED with grpc-accept-encoding", RAW, async ({ server }) => {
+conformance("unsupported grpc-encoding → UNIMPLEMENTED with grpc-accept-encoding", RAW, async ({ server, kind, note }) => {
   const s = await server();
   const session = await connect(s.port);
   try {
     const r = await rawRequest(session, { path: ECHO, body: grpcFrame(zlib.brotliCompressSync(compressible), true), headers: { "grpc-encoding": "br" } });
     assert.equal(r.grpcStatus, Code.UNIMPLEMENTED, `${r.grpcStatus} ${r.grpcMessage}`);
+    if (grpcJsDeviates(kind, note, "UNIMPLEMENTED for an unsupported encoding without grpc-accept-encoding")) return;
     const accept = String(r.headers["grpc-accept-encoding"] ?? r.trailers?.["grpc-accept-encoding"] ?? "");
     assert.match(accept, /gzip/, `grpc-accept-encoding: ${accept}`);
     assert.doesNotMatch(accept, /\bbr\b/);
@@ -360,13 +382,15 @@ conformance("unsupported grpc-encoding → UNIMPLEMENTED with grpc-accept-encodi
   }
 });
 
-conformance("compressed flag without grpc-encoding → INTERNAL", RAW, async ({ server }) => {
+conformance("compressed flag without grpc-encoding → INTERNAL", RAW, async ({ server, kind, note }) => {
   const s = await server();
   const session = await connect(s.port);
+  // grpc-js inflates a flagged message whatever grpc-encoding says.
+  const expected = grpcJsDeviates(kind, note, "compressed flag without grpc-encoding decoded and served") ? Code.OK : Code.INTERNAL;
   try {
     for (const headers of [{}, { "grpc-encoding": "identity" }] as Record<string, string>[]) {
       const r = await rawRequest(session, { path: ECHO, body: grpcFrame(zlib.gzipSync(compressible), true), headers });
-      assert.equal(r.grpcStatus, Code.INTERNAL, `${JSON.stringify(headers)}: ${r.grpcStatus} ${r.grpcMessage}`);
+      assert.equal(r.grpcStatus, expected, `${JSON.stringify(headers)}: ${r.grpcStatus} ${r.grpcMessage}`);
     }
   } finally {
     session.destroy();
