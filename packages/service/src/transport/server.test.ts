@@ -562,7 +562,7 @@ test("issue 10 #4: after the max-age GOAWAY a connection held by an unfinished c
 test("issue 10 #9: a process-wide budget for buffered request bytes: uploads beyond it are refused RESOURCE_EXHAUSTED", async (t) => {
   const MiB = 1024 * 1024;
   const s = await start([method("/test.T/Upload", "unary", (call) => call.respond(Buffer.from(String((call.request as Buffer).length))))], {
-    maxReceiveMessageBytes: 16 * MiB,
+    maxReceiveMessageBytes: 4 * MiB,
     maxBufferedRequestBytes: 8 * MiB,
   });
   const session = connect(s.port);
@@ -570,10 +570,10 @@ test("issue 10 #9: a process-wide budget for buffered request bytes: uploads bey
     session.destroy();
     s.server.destroy();
   });
-  // 8 unfinished uploads of 3 MiB (announcing 6 MiB each): 24 MiB if nothing bounded them.
+  // 8 unfinished uploads of 3 MiB (announcing 4 MiB each): 24 MiB if nothing bounded them.
   const uploads = Array.from({ length: 8 }, () => {
     const head = Buffer.alloc(5);
-    head.writeUInt32BE(6 * MiB, 1);
+    head.writeUInt32BE(4 * MiB, 1);
     return raw(session, "/test.T/Upload", Buffer.concat([head, Buffer.alloc(3 * MiB - 5)]), {}, { end: false });
   });
   // Refusals are trailers-only answers while the client is still sending: count the response headers.
@@ -593,6 +593,23 @@ test("issue 10 #9: a process-wide budget for buffered request bytes: uploads bey
   const after = await raw(session, "/test.T/Upload", frame(Buffer.alloc(4 * MiB))).result;
   assert.equal(after.status, "0");
   assert.equal(after.data.subarray(5).toString(), String(4 * MiB));
+});
+
+test("the request budget never refuses one request the receive limit allows (compressed, at the limit)", async (t) => {
+  const MiB = 1024 * 1024;
+  const s = await start([method("/test.T/Upload", "unary", (call) => call.respond(Buffer.from(String((call.request as Buffer).length))))], {
+    maxReceiveMessageBytes: 4 * MiB,
+    maxBufferedRequestBytes: 4 * MiB,
+  });
+  const session = connect(s.port);
+  t.after(() => {
+    session.destroy();
+    s.server.destroy();
+  });
+  const gzipped = zlib.gzipSync(Buffer.alloc(4 * MiB));
+  const answer = await raw(session, "/test.T/Upload", frame(gzipped, true), { "grpc-encoding": "gzip" }).result;
+  assert.equal(answer.status, "0", answer.message);
+  assert.equal(answer.data.subarray(5).toString(), String(4 * MiB));
 });
 
 test("issue 10 #10: max connection idle: GOAWAY once a connection has had no call for the idle time", async (t) => {

@@ -51,7 +51,9 @@ export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
 export interface NativeTransportOptions extends TransportOptions {
   /**
    * Request bytes all calls together may hold (received and not yet decoded, after inflating): beyond it, the call
-   * whose data does not fit is answered RESOURCE_EXHAUSTED. Default: {@link DEFAULT_MAX_BUFFERED_REQUEST_BYTES}.
+   * whose data does not fit is answered RESOURCE_EXHAUSTED. Never less than one largest request compressed plus
+   * inflated (2 × (maxReceiveMessageBytes + 5)): a smaller budget would refuse requests the receive limit allows.
+   * Default: {@link DEFAULT_MAX_BUFFERED_REQUEST_BYTES}.
    */
   maxBufferedRequestBytes?: number | undefined;
   /**
@@ -649,7 +651,7 @@ export class GrpcServer implements TransportServer {
     const onEvent = options.onEvent;
     this.#ctx = {
       maxReceive: options.maxReceiveMessageBytes,
-      maxBuffered: options.maxBufferedRequestBytes ?? DEFAULT_MAX_BUFFERED_REQUEST_BYTES,
+      maxBuffered: Math.max(options.maxBufferedRequestBytes ?? DEFAULT_MAX_BUFFERED_REQUEST_BYTES, 2 * (options.maxReceiveMessageBytes + 5)),
       buffered: 0,
       onHandlerError: options.onHandlerError,
       emit: (event, detail) => {
