@@ -133,6 +133,23 @@ describe("storage through the dispatcher, File values and runTask (S3)", () => {
     assert.equal(await readFile(join(copy, "part", "b.csv"), "utf8"), "3\n");
   });
 
+  it("FlyteFile.fromLocal streams a local file up; open, read with a range, download bring it back", async () => {
+    const source = join(local, "source.bin");
+    const bytes = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 17 }, (_, i) => (i * 7) % 251));
+    await writeFile(source, bytes);
+    const file = await FlyteFile.fromLocal(source, { prefix: `s3://${s3.bucket}/raw`, storage: store, format: "bin" });
+    assert.match(file.uri, new RegExp(`^s3://${s3.bucket}/raw/[0-9a-f]{16}/source\\.bin$`));
+    assert.equal(file.format, "bin");
+    assert.deepEqual(Buffer.from(await file.read({ range: { offset: 1000, length: 5 } })), bytes.subarray(1000, 1005));
+    let streamed = 0;
+    for await (const chunk of await file.open()) streamed += (chunk as Buffer).length;
+    assert.equal(streamed, bytes.length);
+    const copy = await file.download(join(local, "copies", "copy.bin"));
+    assert.deepEqual(await readFile(copy), bytes);
+    // A File that is not there names its URI.
+    await assert.rejects(new FlyteFile(`s3://${s3.bucket}/raw/none.bin`, "", undefined, { storage: store }).read(), (e: Error & { code?: string }) => e.code === "NOT_FOUND" && e.message.includes(`s3://${s3.bucket}/raw/none.bin`));
+  });
+
   it("runTask names the URI when outputs.pb cannot be read (wrong credentials)", async () => {
     class Done extends SyncConnector {
       readonly name = "Done";
