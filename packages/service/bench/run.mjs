@@ -5,9 +5,10 @@
 //  2. Latency-bound capacity: a connector whose `get` polls a fake vendor API answering after 200 ms, polled with
 //     1,000 and 10,000 calls in flight over 4 connections: polls/s, % of ideal (in flight / 0.2 s), p50/p99, RSS
 //     peak (VmHWM), event-loop delay p99 in the server process.
+//  3. GetTask over Connect (HTTP/1.1 keep-alive, h2c) beside gRPC, on one service process (bench/connect.mjs).
 // Load comes from a separate process: h2load (Debian nghttp2-client) when on PATH, else bench/loadgen.mjs.
 // Usage: node packages/service/bench/run.mjs [--seconds 3] [--capacity-seconds 10] [--capacity-levels 1000,10000]
-//        [--only side|capacity] [--vendor http|sleep] [--servers native,grpc-js,bare,python] [--loadgen h2load|node]
+//        [--only side|capacity|connect] [--vendor http|sleep] [--servers native,grpc-js,bare,python] [--loadgen h2load|node]
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -364,5 +365,19 @@ const loadgenText =
     ? `h2load (${execFileSync("h2load", ["--version"]).toString().trim().split("\n")[0]}; 1 thread)`
     : "bench/loadgen.mjs (Node node:http2 client, separate process)";
 console.log(`node ${process.version}, ${os.cpus().length} CPUs, load generator: ${loadgenText}${pythonProblem ? `; Python baseline skipped: ${pythonProblem}` : ""}`);
-if (only !== "capacity") await sideBySide();
-if (only !== "side") await capacity();
+if (!only || only === "side") await sideBySide();
+if (!only || only === "capacity") await capacity();
+if (!only || only === "connect") await connectTable();
+
+/** Table 3: the service's Connect port beside its gRPC port, same process, median of 3 rotating rounds. */
+async function connectTable() {
+  const { connectRows } = await import("./connect.mjs");
+  console.log(`\n## 3. GetTask over Connect beside gRPC (one service process, median of 3 rounds, ${seconds} s each)\n`);
+  const rows = await connectRows({ seconds, levels: [16, 64], rounds: 3, connectNode: false, log: () => {} });
+  const grpc = new Map(rows.filter((r) => r.row.startsWith("gRPC")).map((r) => [r.conc, r.rps]));
+  console.log("| protocol | in flight | calls/s | vs gRPC | p50 / p99 ms | errors |\n|---|---|---|---|---|---|");
+  for (const r of rows) {
+    const base = grpc.get(r.conc);
+    console.log(`| ${r.row} | ${r.conc} | ${f0(r.rps)} | ${base ? f2(r.rps / base) : "–"} | ${f2(r.p50)} / ${f2(r.p99)} | ${r.errors} |`);
+  }
+}
