@@ -368,7 +368,10 @@ describe("connector service through the real grpc-go client", { concurrency: tru
       assert.ok(spy.seen.keepalivePings.length >= 1, `grpc-go sent a keepalive PING during the call (${JSON.stringify(spy.seen)})`);
       assert.ok(spy.seen.serverPingAcks >= spy.seen.clientPings, `every PING acked (${spy.seen.serverPingAcks}/${spy.seen.clientPings})`);
       assert.deepEqual(spy.seen.goaways, [], "no GOAWAY");
-      assert.deepEqual(run.states, ["IDLE", "CONNECTING", "READY"], "one connection, never dropped");
+      // The client's first state (IDLE) may pass before its watcher starts on a loaded machine: what matters is one
+      // connect, then READY to the end (a dropped connection would add IDLE/TRANSIENT_FAILURE after READY).
+      const states = run.states[0] === "IDLE" ? run.states.slice(1) : run.states;
+      assert.deepEqual(states, ["CONNECTING", "READY"], `one connection, never dropped (${run.states.join(" → ")})`);
       assert.ok(!run.logs.some((l) => /too_many_pings|GoAway|ENHANCE_YOUR_CALM/i.test(l)), run.logs.join("\n"));
     } finally {
       spy.close();
