@@ -2,6 +2,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import zlib from "node:zlib";
+import { ConnectorError } from "../errors.js";
 import { Phase } from "../phase.js";
 import { HttpError, describeFault, isTransient, parseRetryAfter, pollTolerantly, requestJson, statusNameForHttp, withRetries } from "./index.js";
 
@@ -168,6 +170,83 @@ describe("flyte-connectors/http", () => {
       return true;
     });
     assert.deepEqual(api.seen.map((r) => r.url), ["/jobs/1"], "the redirect target was not called");
+  });
+
+  test("a followed redirect: 303 after a POST continues as a GET without body; another origin gets no authorization", async () => {
+    const other = scriptedServer();
+    await new Promise<void>((resolve) => other.server.listen(0, "127.0.0.1", resolve));
+    try {
+      other.script(json(200, { landed: true }));
+      api.script((res) => res.writeHead(303, { location: other.url("/result") }).end());
+      const reply = await requestJson({ url: api.url("/jobs"), body: { a: 1 }, headers: { Authorization: "Bearer SECRET", "x-trace": "t1" }, retry: false });
+      assert.deepEqual(reply, { landed: true });
+      assert.equal(api.seen[0]?.method, "POST");
+      assert.equal(other.seen[0]?.method, "GET");
+      assert.equal(other.seen[0]?.body, "");
+      assert.equal(other.seen[0]?.headers["content-type"], undefined);
+      assert.equal(other.seen[0]?.headers.authorization, undefined, "credentials stay with their origin");
+      assert.equal(other.seen[0]?.headers["x-trace"], "t1");
+
+      // 307 keeps the method and the body; the same origin keeps the authorization.
+      api.script((res) => res.writeHead(307, { location: "/jobs-v2" }).end(), json(200, { ok: 1 }));
+      await requestJson({ url: api.url("/jobs"), body: { a: 2 }, headers: { authorization: "Bearer T" }, retry: false });
+      assert.deepEqual(api.seen.map((r) => [r.method, r.url, r.body, r.headers.authorization]), [
+        ["POST", "/jobs", '{"a":2}', "Bearer T"],
+        ["POST", "/jobs-v2", '{"a":2}', "Bearer T"],
+      ]);
+    } finally {
+      await new Promise((resolve) => other.server.close(resolve));
+    }
+  });
+
+  test("headers are merged by name whatever their case; the user agent names the SDK unless set", async () => {
+    api.script(json(200, {}), json(200, {}));
+    await requestJson({ url: api.url("/h"), headers: { Accept: "application/vnd.api+json" }, retry: false });
+    await requestJson({ url: api.url("/h"), headers: { "User-Agent": "my-connector/1.0" }, retry: false });
+    assert.equal(api.seen[0]?.headers.accept, "application/vnd.api+json");
+    assert.equal(api.seen[0]?.headers["user-agent"], "flyte-connectors");
+    assert.equal(api.seen[1]?.headers["user-agent"], "my-connector/1.0");
+  });
+
+  test("a reply larger than maxResponseBytes is INTERNAL naming the call, not retried, with or without a length", async () => {
+    const big = JSON.stringify({ data: "x".repeat(4000) });
+    const chunked = (res: http.ServerResponse) => {
+      res.writeHead(200, { "content-type": "application/json" }); // no content-length: chunked
+      res.write(big.slice(0, 2000));
+      res.end(big.slice(2000));
+    };
+    for (const reply of [json(200, { data: "x".repeat(4000) }), chunked]) {
+      api.script(reply);
+      await assert.rejects(requestJson({ url: api.url("/big?token=SECRET"), maxResponseBytes: 1024 }), (error: unknown) => {
+        assert.ok(error instanceof ConnectorError);
+        assert.equal(error.code, "INTERNAL");
+        assert.equal(error.message, "The reply to GET /big is larger than 1024 bytes.");
+        return true;
+      });
+      assert.equal(api.seen.length, 1);
+    }
+    api.script(json(200, { data: "x".repeat(4000) }));
+    assert.equal(((await requestJson({ url: api.url("/big"), maxResponseBytes: 8192 })) as { data: string }).data.length, 4000);
+  });
+
+  test("a compressed reply is decoded, and its size cap applies to the decoded bytes", async () => {
+    const body = zlib.gzipSync(JSON.stringify({ data: "y".repeat(100_000) }));
+    const gzipped = (res: http.ServerResponse) => res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" }).end(body);
+    api.script(gzipped, gzipped);
+    const reply = await requestJson<{ data: string }>({ url: api.url("/z"), headers: { "accept-encoding": "gzip" }, retry: false });
+    assert.equal(reply.data.length, 100_000);
+    assert.ok(body.length < 10_000, "the reply travelled compressed");
+    await assert.rejects(requestJson({ url: api.url("/z"), headers: { "accept-encoding": "gzip" }, maxResponseBytes: 50_000, retry: false }), /larger than 50000 bytes/);
+  });
+
+  test("a single attempt that times out rejects with a TimeoutError described as a timeout", async () => {
+    api.script(() => {});
+    const started = Date.now();
+    const error = await requestJson({ url: api.url("/stuck"), timeout: 100, retry: false }).catch((e: unknown) => e);
+    assert.equal((error as Error).name, "TimeoutError");
+    assert.equal(isTransient(error), true);
+    assert.equal(describeFault(error), "the request timed out");
+    assert.ok(Date.now() - started < 5000);
   });
 
   test("pollTolerantly answers the last phase when the poll outlasts its budget, and aborts the poll", async () => {
