@@ -24,6 +24,7 @@ test("flyte-connector serve, run from the repository root, lists every connector
       "databricks@0",
       "echo@0",
       "http_job@0",
+      "openai-batch-results@0",
       "openai-batch@0",
       "sleep@0",
       "snowflake@0",
