@@ -13,12 +13,12 @@ export interface TestClient {
     request: MessageInitShape<I>,
     options?: grpc.CallOptions & { metadata?: grpc.Metadata },
   ): Promise<MessageShape<O>>;
-  /** Starts a unary call and returns it (to cancel) with its result. */
+  /** Starts a unary call and returns it (to cancel; only `cancel` is common to the gRPC and Connect clients) with its result. */
   start<I extends DescMessage, O extends DescMessage>(
     method: { input: I; output: O; localName: string; parent: { typeName: string } },
     request: MessageInitShape<I>,
-    options?: grpc.CallOptions,
-  ): { call: grpc.ClientUnaryCall; result: Promise<MessageShape<O>> };
+    options?: grpc.CallOptions & { metadata?: grpc.Metadata },
+  ): { call: Pick<grpc.ClientUnaryCall, "cancel">; result: Promise<MessageShape<O>> };
   stream<I extends DescMessage, O extends DescMessage>(
     method: { input: I; output: O; localName: string; parent: { typeName: string } },
     request: MessageInitShape<I>,

@@ -1,7 +1,8 @@
 // Test support for connector packages (`@flyte-connectors/service/testing`; needs the optional peer dependency
 // grpc-health-check, which `init` adds to a new package's dev dependencies).
 // `serveForTest` starts the real service on a free port with exactly the given connectors and returns a real
-// grpc-js client, so a connector's tests go through the same gRPC path as the Flyte backend.
+// client of the protocol `FLYTE_CONNECTOR_TEST_PROTOCOL` names (grpc-js by default, @connectrpc/connect-node for
+// `connect`), so a connector's tests go through the same path as a Flyte backend on that protocol.
 import { ConnectorRegistry, type Connector } from "flyte-connectors";
 import { startConnectorService, type ConnectorServiceHandle, type ConnectorServiceOptions } from "../service.js";
 import { healthCheck, testClient, type TestClient } from "./client.js";
@@ -11,6 +12,19 @@ export { testClient, healthCheck, type TestClient };
 export { spawnService, CLI_BIN, type SpawnedService, type SpawnServiceOptions } from "./spawn.js";
 export { testTransport, testTransportArgs, TEST_TRANSPORT_ENV } from "./transport.js";
 export { flyte1Client, flyte2Outputs, type Flyte1Client, type Flyte1Template } from "./flyte1.js";
+
+/** The environment variable naming the protocol serveForTest's client speaks: `grpc` (default) or `connect`. */
+export const TEST_PROTOCOL_ENV = "FLYTE_CONNECTOR_TEST_PROTOCOL";
+export const TEST_PROTOCOLS = ["grpc", "connect"] as const;
+export type TestProtocol = (typeof TEST_PROTOCOLS)[number];
+
+/** The protocol {@link TEST_PROTOCOL_ENV} names; `grpc` when unset or empty. */
+export function testProtocol(): TestProtocol {
+  const value = process.env[TEST_PROTOCOL_ENV];
+  if (value === undefined || value === "") return "grpc";
+  if (!(TEST_PROTOCOLS as readonly string[]).includes(value)) throw new Error(`${TEST_PROTOCOL_ENV}=${value}: expected ${TEST_PROTOCOLS.join(" or ")}`);
+  return value as TestProtocol;
+}
 
 export interface TestService {
   client: TestClient;
@@ -22,8 +36,12 @@ export interface TestService {
 /**
  * Serves `connectors` (nothing else: no built-ins, no discovery, no metrics port) on 127.0.0.1:<free port>, on the
  * transport `options.transport`, else the one `FLYTE_CONNECTOR_TEST_TRANSPORT` names, else the service's default.
+ * `client` speaks `protocol` (default: {@link testProtocol}); with `connect` the Connect port is on (a free port
+ * unless `options.connectPort` names one) and `client.health`/`client.raw` stay on gRPC.
  */
-export async function serveForTest(connectors: readonly Connector[], options: ConnectorServiceOptions = {}): Promise<TestService> {
+export async function serveForTest(connectors: readonly Connector[], options: ConnectorServiceOptions & { protocol?: TestProtocol } = {}): Promise<TestService> {
+  const { protocol = testProtocol(), ...serviceOptions } = options;
+  if (protocol === "connect" && serviceOptions.connectPort === null) throw new Error("serveForTest: the connect protocol needs the Connect port (connectPort is null)");
   const registry = new ConnectorRegistry();
   for (const connector of connectors) registry.register(connector);
   const handle = await startConnectorService({
@@ -34,10 +52,11 @@ export async function serveForTest(connectors: readonly Connector[], options: Co
     builtins: false,
     discover: false,
     registry,
-    ...options,
-    transport: options.transport ?? testTransport(),
+    ...serviceOptions,
+    connectPort: protocol === "connect" ? (serviceOptions.connectPort ?? 0) : serviceOptions.connectPort,
+    transport: serviceOptions.transport ?? testTransport(),
   });
-  const client = testClient(handle.port);
+  const client = protocol === "connect" ? await connectClient(handle) : testClient(handle.port);
   return {
     client,
     handle,
@@ -46,4 +65,17 @@ export async function serveForTest(connectors: readonly Connector[], options: Co
       await handle.forceClose();
     },
   };
+}
+
+/** The Connect test client, loaded only when asked for: @connectrpc/connect-node is an optional peer dependency. */
+async function connectClient(handle: ConnectorServiceHandle): Promise<TestClient> {
+  if (handle.connectPort === undefined) throw new Error("serveForTest: the service did not open its Connect port");
+  let module: typeof import("./connect-client.js");
+  try {
+    module = await import("./connect-client.js");
+  } catch (error) {
+    await handle.forceClose();
+    throw new Error(`${TEST_PROTOCOL_ENV}=connect needs @connectrpc/connect and @connectrpc/connect-node installed`, { cause: error });
+  }
+  return module.connectTestClient(handle.connectPort, handle.port);
 }
