@@ -1,9 +1,10 @@
 // Finds every *.test.ts beside the code (Node 20's test runner takes no globs) and runs them with Node's
 // test runner, TypeScript loaded by tsx. Extra arguments are passed on (e.g. --test-name-pattern=echo);
 // a path argument narrows the search to that folder. The service package's tests run a second time on the
-// grpc-js transport (see below).
+// grpc-js transport, and the connectors' and examples' tests that call the service run a second time over the
+// Connect protocol (FLYTE_CONNECTOR_TEST_PROTOCOL=connect), as a Flyte 2 backend on Connect calls it (see below).
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const root = join(import.meta.dirname, "..");
@@ -37,5 +38,21 @@ let status = run(files);
 if (!process.env[TRANSPORT_ENV] && serviceFiles.length > 0) {
   process.stdout.write(`\n# the service's tests again with ${TRANSPORT_ENV}=grpc-js (${serviceFiles.length} files)\n`);
   status = Math.max(status, run(serviceFiles, { ...process.env, [TRANSPORT_ENV]: "grpc-js" }));
+}
+
+// The ready connectors' (and examples') tests again with serveForTest's client on the Connect protocol
+// (FLYTE_CONNECTOR_TEST_PROTOCOL=connect: the official @connectrpc/connect-node client, HTTP/1.1, binary), so every
+// connector is shown to run for a Flyte 2 backend on Connect too. Only files that call serveForTest: the protocol
+// changes nothing else (unit tests, and examples that run their connector in-process with runTask/runLocal, would
+// repeat the same run). flytekit.test.ts files stay on gRPC: they drive the Flyte 1 services, which Flyte 1
+// backends call over gRPC only (the Connect port serves flyteidl2). Setting FLYTE_CONNECTOR_TEST_PROTOCOL runs
+// everything once, on that protocol.
+const PROTOCOL_ENV = "FLYTE_CONNECTOR_TEST_PROTOCOL";
+const connectFiles = files.filter(
+  (file) => /^(connectors|examples)[/\\]/.test(file) && !file.endsWith("flytekit.test.ts") && readFileSync(join(root, file), "utf8").includes("serveForTest("),
+);
+if (!process.env[PROTOCOL_ENV] && connectFiles.length > 0) {
+  process.stdout.write(`\n# the connectors' tests again with ${PROTOCOL_ENV}=connect (${connectFiles.length} files)\n`);
+  status = Math.max(status, run(connectFiles, { ...process.env, [PROTOCOL_ENV]: "connect" }));
 }
 process.exit(status);

@@ -22,7 +22,8 @@ let savedCredentials: string | undefined;
 
 before(async () => {
   fake = await FakeBigQuery.start();
-  service = await serveForTest([new BigQueryConnector({ apiEndpoint: fake.url, retry: { minDelay: 5, maxDelay: 20 } })]);
+  // gRPC whatever FLYTE_CONNECTOR_TEST_PROTOCOL says: Flyte 1 backends call the Flyte 1 services over gRPC only.
+  service = await serveForTest([new BigQueryConnector({ apiEndpoint: fake.url, retry: { minDelay: 5, maxDelay: 20 } })], { protocol: "grpc" });
   client = flyte1Client(service.handle.port);
   keyDir = mkdtempSync(join(tmpdir(), "bq-flyte1-"));
   writeFileSync(join(keyDir, "key.json"), fake.serviceAccountKey);

@@ -51,7 +51,8 @@ before(async () => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   instance = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   process.env["FLYTE_DATABRICKS_ACCESS_TOKEN"] = TOKEN;
-  service = await serveForTest([new DatabricksConnector({ insecureHttp: true, retry: { retries: 1, minDelay: 1, maxDelay: 5 } })]);
+  // gRPC whatever FLYTE_CONNECTOR_TEST_PROTOCOL says: Flyte 1 backends call the Flyte 1 services over gRPC only.
+  service = await serveForTest([new DatabricksConnector({ insecureHttp: true, retry: { retries: 1, minDelay: 1, maxDelay: 5 } })], { protocol: "grpc" });
   client = flyte1Client(service.handle.port);
 });
 

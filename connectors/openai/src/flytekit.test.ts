@@ -22,7 +22,8 @@ before(async () => {
   fake = await new FakeOpenAI().start();
   fake.validKeys.add(KEY);
   process.env["FLYTE_OPENAI_API_KEY"] = KEY;
-  service = await serveForTest([new ChatGPTConnector({ baseURL: fake.baseURL }), new BatchEndpointConnector({ baseURL: fake.baseURL })]);
+  // gRPC whatever FLYTE_CONNECTOR_TEST_PROTOCOL says: Flyte 1 backends call the Flyte 1 services over gRPC only.
+  service = await serveForTest([new ChatGPTConnector({ baseURL: fake.baseURL }), new BatchEndpointConnector({ baseURL: fake.baseURL })], { protocol: "grpc" });
   client = flyte1Client(service.handle.port);
 });
 

@@ -640,7 +640,8 @@ describe("Flyte 1: flytekit's SnowflakeTask template through the Flyte 1 agent s
 
   before(async () => {
     process.env["SNOWFLAKE_PRIVATE_KEY"] = privatePem;
-    flyte1 = await serveForTest([new SnowflakeConnector({ apiEndpoint: fake.url, attemptTimeout: 2000, retry: { minDelay: 5, maxDelay: 20 } })]);
+    // gRPC whatever FLYTE_CONNECTOR_TEST_PROTOCOL says: Flyte 1 backends call the Flyte 1 services over gRPC only.
+    flyte1 = await serveForTest([new SnowflakeConnector({ apiEndpoint: fake.url, attemptTimeout: 2000, retry: { minDelay: 5, maxDelay: 20 } })], { protocol: "grpc" });
     client = flyte1Client(flyte1.handle.port);
   });
 
