@@ -347,7 +347,7 @@ async function capacity() {
       }
     }
   }
-  const how = vendorKind === "http" ? "get calls a fake vendor API answering after 200 ms (Node fetch / Python aiohttp)" : "get waits 200 ms on a timer (setTimeout / asyncio.sleep)";
+  const how = vendorKind === "http" ? "get calls a fake vendor API answering after 200 ms (flyte-connectors requestJson on undici, or fetch with VENDOR_CLIENT=fetch / Python aiohttp)" : "get waits 200 ms on a timer (setTimeout / asyncio.sleep)";
   console.log(`\nLatency-bound capacity (${capacitySeconds} s after ${capacityWarmup} s warm-up, 4 connections; ${how}; ideal = in flight / 0.2 s)`);
   console.log("| server | in flight | polls/s | % of ideal | p50 / p99 ms | RSS peak MB | event-loop delay p99 ms | server CPU µs per poll (polls/s per core) | errors |");
   console.log("|---|---|---|---|---|---|---|---|---|");
