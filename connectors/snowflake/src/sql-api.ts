@@ -2,7 +2,7 @@
 // snowflakedb/snowflake-rest-api-specs specifications/sqlapi.yaml): submit, status, cancel. Every call is one
 // stateless HTTPS request with a key-pair JWT: no session, no connection object to keep or leak.
 import { createRequire } from "node:module";
-import { HttpError, isTransient, parseRetryAfter, withRetries, type RetryOptions } from "flyte-connectors/http";
+import { HttpError, isTransient, parseRetryAfter, sendRequest, withRetries, type RetryOptions } from "flyte-connectors/http";
 import { forgetToken, keyPairToken, type KeyPairCredentials } from "./auth.js";
 import type { SqlBinding } from "./statement.js";
 
@@ -78,7 +78,6 @@ export function cancelStatement(target: ApiTarget, handle: string): Promise<ApiR
  */
 async function call(target: ApiTarget, method: string, path: string, body?: SubmitBody): Promise<ApiReply> {
   const once = async (): Promise<ApiReply> => {
-    const signal = AbortSignal.any([target.signal, AbortSignal.timeout(target.attemptTimeout)]);
     const headers: Record<string, string> = {
       accept: "application/json",
       authorization: `Bearer ${keyPairToken(target.credentials)}`,
@@ -86,19 +85,24 @@ async function call(target: ApiTarget, method: string, path: string, body?: Subm
       "user-agent": USER_AGENT,
     };
     if (body !== undefined) headers["content-type"] = "application/json";
-    const response = await fetch(new URL(path, target.baseUrl), {
+    // flyte-connectors' sendRequest (undici): a fraction of fetch's CPU per poll; replies read up to MAX_REPLY_BYTES.
+    const reply = await sendRequest({
+      url: new URL(path, target.baseUrl),
       method,
       headers,
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal,
+      timeout: target.attemptTimeout,
+      signal: target.signal,
+      maxResponseBytes: MAX_REPLY_BYTES,
     });
-    const text = await readCapped(response);
-    if (response.status === 429 || response.status >= 500) {
+    const text = reply.text;
+    if (reply.status === 429 || reply.status >= 500) {
       // Thrown so withRetries backs off; the path has no query secrets, the body is Snowflake's.
-      throw new HttpError(response.status, method, path.split("?")[0]!, (text ?? "").slice(0, MAX_ERROR_BODY), parseRetryAfter(response.headers.get("retry-after")));
+      const retryAfter = reply.headers["retry-after"];
+      throw new HttpError(reply.status, method, path.split("?")[0]!, (text ?? "").slice(0, MAX_ERROR_BODY), parseRetryAfter(typeof retryAfter === "string" ? retryAfter : null));
     }
     // An oversized reply is a finished query's result data: its status says all the connector needs.
-    return { status: response.status, body: text === undefined ? {} : parseBody(text) };
+    return { status: reply.status, body: text === undefined ? {} : parseBody(text) };
   };
   const retrying = () =>
     withRetries(once, {
@@ -110,24 +114,6 @@ async function call(target: ApiTarget, method: string, path: string, body?: Subm
   if (reply.status !== 401) return reply;
   forgetToken(target.credentials);
   return retrying();
-}
-
-/** The reply's text, or undefined (the rest left unread, the connection released) when it exceeds MAX_REPLY_BYTES. */
-async function readCapped(response: Response): Promise<string | undefined> {
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return Buffer.concat(chunks).toString("utf8");
-    size += value.byteLength;
-    if (size > MAX_REPLY_BYTES) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
 }
 
 function parseBody(text: string): StatementReply {

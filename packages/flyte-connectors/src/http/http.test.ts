@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import zlib from "node:zlib";
 import { ConnectorError } from "../errors.js";
 import { Phase } from "../phase.js";
-import { HttpError, describeFault, isTransient, parseRetryAfter, pollTolerantly, requestJson, statusNameForHttp, withRetries } from "./index.js";
+import { HttpError, describeFault, isTransient, parseRetryAfter, pollTolerantly, requestJson, sendRequest, statusNameForHttp, withRetries } from "./index.js";
 
 /** A local HTTP server whose replies are scripted per test: each request takes the next reply. */
 function scriptedServer() {
@@ -237,6 +237,18 @@ describe("flyte-connectors/http", () => {
     assert.equal(reply.data.length, 100_000);
     assert.ok(body.length < 10_000, "the reply travelled compressed");
     await assert.rejects(requestJson({ url: api.url("/z"), headers: { "accept-encoding": "gzip" }, maxResponseBytes: 50_000, retry: false }), /larger than 50000 bytes/);
+  });
+
+  test("sendRequest answers any status with its headers and text; a reply over the cap has no text", async () => {
+    api.script(json(202, { state: "running" }, { "retry-after": "3" }), json(200, { rows: "z".repeat(5000) }));
+    const running = await sendRequest({ url: api.url("/q/1"), method: "POST", body: "{}", headers: { "Content-Type": "application/json" } });
+    assert.equal(running.status, 202);
+    assert.equal(running.headers["retry-after"], "3");
+    assert.deepEqual(JSON.parse(running.text ?? ""), { state: "running" });
+    assert.equal(api.seen[0]?.headers["content-type"], "application/json");
+    const big = await sendRequest({ url: api.url("/q/1"), maxResponseBytes: 1000 });
+    assert.equal(big.status, 200);
+    assert.equal(big.text, undefined);
   });
 
   test("a single attempt that times out rejects with a TimeoutError described as a timeout", async () => {

@@ -131,6 +131,137 @@ function abortForTimeout(attempt: AttemptSignal): void {
 
 const isRedirect = (status: number) => status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
 
+/** One HTTP request (one attempt: no retries). */
+export interface HttpRequest {
+  /** Default: "GET". */
+  method?: string;
+  url: string | URL;
+  /** Headers, names in any case. `user-agent` is `flyte-connectors` by default. Default: none other. */
+  headers?: Readonly<Record<string, string>>;
+  /** Default: no body. */
+  body?: string | Uint8Array;
+  /** Deadline in milliseconds (connecting, sending and reading the whole reply). Default: 30 000. */
+  timeout?: number;
+  /** The call's cancellation: the request rejects with its reason. Default: none. */
+  signal?: AbortSignal;
+  /** As {@link JsonRequest.redirect}; a redirect not followed is returned as the reply. Default: `"follow"`. */
+  redirect?: "follow" | "manual";
+  /** As {@link JsonRequest.urlPolicy} (redirects are then not followed). Default: none. */
+  urlPolicy?: UrlPolicy;
+  /** Largest reply body read, in bytes (decompressed). Default: 16 MiB. */
+  maxResponseBytes?: number;
+}
+
+/** A reply of {@link sendRequest}, whatever its status. */
+export interface HttpReply {
+  status: number;
+  /** Header names in lower case. */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The body as UTF-8 text; undefined when it was larger than `maxResponseBytes` (not read further, connection closed). */
+  text: string | undefined;
+}
+
+/** One request, settled: headers normalised, URL checked, dispatcher chosen (shared by the attempts of a call). */
+interface Prepared {
+  target: URL;
+  dispatcher: Dispatcher;
+  method: string;
+  headers: Record<string, string>;
+  body: string | Uint8Array | undefined;
+  timeout: number;
+  signal: AbortSignal | undefined;
+  follow: boolean;
+  maxResponseBytes: number;
+}
+
+function prepare(request: HttpRequest, defaults: Record<string, string>): Prepared {
+  const { urlPolicy } = request;
+  const target = urlPolicy ? urlPolicy.check(request.url) : new URL(request.url);
+  const headers: Record<string, string> = { ...defaults };
+  if (request.headers) for (const name in request.headers) headers[name.toLowerCase()] = request.headers[name]!;
+  return {
+    target,
+    dispatcher: urlPolicy?.dispatcherFor(target) ?? getGlobalDispatcher(),
+    method: request.method ?? "GET",
+    headers,
+    body: request.body,
+    timeout: request.timeout ?? 30_000,
+    signal: request.signal,
+    follow: !urlPolicy && request.redirect !== "manual",
+    maxResponseBytes: request.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+  };
+}
+
+async function send(prepared: Prepared): Promise<HttpReply> {
+  const { dispatcher, signal, follow, target } = prepared;
+  signal?.throwIfAborted();
+  const attempt = new AttemptSignal();
+  const timer = setTimeout(abortForTimeout, prepared.timeout, attempt);
+  const onAbort = signal ? () => attempt.abort(signal.reason) : undefined;
+  if (onAbort) signal?.addEventListener("abort", onAbort);
+  try {
+    let url = target;
+    let method = prepared.method;
+    let body = prepared.body;
+    let headers = prepared.headers;
+    for (let redirects = 0; ; redirects++) {
+      const response = await dispatcher.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body: body ?? null,
+        signal: attempt,
+      });
+      const status = response.statusCode;
+      const location = response.headers.location;
+      if (follow && isRedirect(status) && typeof location === "string") {
+        await response.body.dump();
+        if (redirects >= MAX_REDIRECTS) throw new HttpError(status, prepared.method, target.pathname, `more than ${MAX_REDIRECTS} redirects`);
+        const next = new URL(location, url);
+        if (next.protocol !== "http:" && next.protocol !== "https:") throw new HttpError(status, prepared.method, target.pathname, "redirect to a URL that is not http(s)");
+        headers = { ...headers };
+        if (status === 303 ? method !== "HEAD" : (status === 301 || status === 302) && method === "POST") {
+          method = "GET";
+          body = undefined;
+          for (const name of ["content-type", "content-length", "content-encoding", "content-language", "content-location"]) delete headers[name];
+        }
+        // As fetch: credentials the client manages do not follow a redirect to another origin.
+        if (next.origin !== url.origin) for (const name of ["authorization", "proxy-authorization", "cookie"]) delete headers[name];
+        url = next;
+        continue;
+      }
+      let text: string | undefined;
+      try {
+        text = await replyText(response, prepared.maxResponseBytes);
+      } catch (error) {
+        if (!(error instanceof TooLarge)) throw error;
+      }
+      return { status, headers: response.headers, text };
+    }
+  } catch (error) {
+    if (attempt.aborted) throw attempt.reason; // TimeoutError, or the caller's reason
+    throw urlRefusal(error) ?? error; // the policy's refusal at connect time, however undici wrapped it
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+const NO_DEFAULTS: Record<string, string> = { "user-agent": USER_AGENT };
+
+/**
+ * Sends one request and returns the reply whatever its status — for APIs whose statuses carry meaning (e.g. 202
+ * "still running") or whose replies are not JSON; {@link requestJson} is this plus JSON, status errors and retries.
+ * Sent with undici's `request` API (see {@link requestJson}). A timeout rejects with a `TimeoutError`, the
+ * caller's cancellation with its signal's reason, a connection failure with its code (`describeFault`).
+ */
+export function sendRequest(request: HttpRequest): Promise<HttpReply> {
+  return send(prepare(request, NO_DEFAULTS));
+}
+
+const JSON_DEFAULTS: Record<string, string> = { accept: "application/json", "user-agent": USER_AGENT };
+
 /**
  * Sends a JSON request and returns the parsed JSON reply (`undefined` for an empty body). Non-2xx replies throw
  * {@link HttpError}; transient faults (429, 5xx, resets, per-attempt timeouts) are retried with back-off, honouring
@@ -141,75 +272,23 @@ const isRedirect = (status: number) => status === 301 || status === 302 || statu
  * connector pod can poll. A timeout rejects with a `TimeoutError`, the caller's cancellation with its signal's reason.
  */
 export async function requestJson<T = unknown>(request: JsonRequest): Promise<T> {
-  const { body, signal, timeout = 30_000, urlPolicy, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES } = request;
-  const follow = !urlPolicy && request.redirect !== "manual";
-  const target = urlPolicy ? urlPolicy.check(request.url) : new URL(request.url);
-  const dispatcher = urlPolicy?.dispatcherFor(target) ?? getGlobalDispatcher();
-  const method = request.method ?? (body === undefined ? "GET" : "POST");
-  const headers: Record<string, string> = { accept: "application/json", "user-agent": USER_AGENT };
-  if (request.headers) for (const name in request.headers) headers[name.toLowerCase()] = request.headers[name]!;
+  const { body, signal } = request;
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  if (payload !== undefined) headers["content-type"] ??= "application/json";
-  const path = target.pathname;
-
+  const prepared = prepare(
+    { ...request, method: request.method ?? (body === undefined ? "GET" : "POST"), body: payload },
+    JSON_DEFAULTS,
+  );
+  if (payload !== undefined) prepared.headers["content-type"] ??= "application/json";
+  const { method, maxResponseBytes } = prepared;
+  const path = prepared.target.pathname;
   const once = async (): Promise<T> => {
-    signal?.throwIfAborted();
-    const attempt = new AttemptSignal();
-    const timer = setTimeout(abortForTimeout, timeout, attempt);
-    const onAbort = signal ? () => attempt.abort(signal.reason) : undefined;
-    if (onAbort) signal?.addEventListener("abort", onAbort);
-    try {
-      let url = target;
-      let currentMethod = method;
-      let currentBody = payload;
-      let currentHeaders = headers;
-      for (let redirects = 0; ; redirects++) {
-        const response = await dispatcher.request({
-          origin: url.origin,
-          path: `${url.pathname}${url.search}`,
-          method: currentMethod as Dispatcher.HttpMethod,
-          headers: currentHeaders,
-          body: currentBody ?? null,
-          signal: attempt,
-        });
-        const status = response.statusCode;
-        const location = response.headers.location;
-        if (follow && isRedirect(status) && typeof location === "string") {
-          await response.body.dump();
-          if (redirects >= MAX_REDIRECTS) throw new HttpError(status, method, path, `more than ${MAX_REDIRECTS} redirects`);
-          const next = new URL(location, url);
-          if (next.protocol !== "http:" && next.protocol !== "https:") throw new HttpError(status, method, path, "redirect to a URL that is not http(s)");
-          currentHeaders = { ...currentHeaders };
-          if (status === 303 ? currentMethod !== "HEAD" : (status === 301 || status === 302) && currentMethod === "POST") {
-            currentMethod = "GET";
-            currentBody = undefined;
-            for (const name of ["content-type", "content-length", "content-encoding", "content-language", "content-location"]) delete currentHeaders[name];
-          }
-          // As fetch: credentials the client manages do not follow a redirect to another origin.
-          if (next.origin !== url.origin) for (const name of ["authorization", "proxy-authorization", "cookie"]) delete currentHeaders[name];
-          url = next;
-          continue;
-        }
-        let text: string;
-        try {
-          text = await replyText(response, maxResponseBytes);
-        } catch (error) {
-          if (!(error instanceof TooLarge)) throw error;
-          throw new ConnectorError("INTERNAL", `The reply to ${method} ${path} is larger than ${maxResponseBytes} bytes.`);
-        }
-        if (status < 200 || status > 299) {
-          const retryAfter = response.headers["retry-after"];
-          throw new HttpError(status, method, path, text.slice(0, MAX_ERROR_BODY), parseRetryAfter(typeof retryAfter === "string" ? retryAfter : null));
-        }
-        return (text ? JSON.parse(text) : undefined) as T;
-      }
-    } catch (error) {
-      if (attempt.aborted) throw attempt.reason; // TimeoutError, or the caller's reason
-      throw urlRefusal(error) ?? error; // the policy's refusal at connect time, however undici wrapped it
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) signal?.removeEventListener("abort", onAbort);
+    const reply = await send(prepared);
+    if (reply.text === undefined) throw new ConnectorError("INTERNAL", `The reply to ${method} ${path} is larger than ${maxResponseBytes} bytes.`);
+    if (reply.status < 200 || reply.status > 299) {
+      const retryAfter = reply.headers["retry-after"];
+      throw new HttpError(reply.status, method, path, reply.text.slice(0, MAX_ERROR_BODY), parseRetryAfter(typeof retryAfter === "string" ? retryAfter : null));
     }
+    return (reply.text ? JSON.parse(reply.text) : undefined) as T;
   };
   if (request.retry === false) return once();
   return withRetries(once, { ...(signal ? { signal } : {}), ...request.retry });
