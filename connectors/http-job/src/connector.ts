@@ -1,6 +1,7 @@
 import {
   AsyncConnector,
   ConnectorError,
+  connectorSecret,
   FlyteDir,
   FlyteFile,
   Phase,
@@ -63,6 +64,14 @@ export interface HttpJobConnectorOptions {
    * phase; keep it below the backend's per-call timeout (10 s by default). Default: `pollTolerantly`'s (8000).
    */
   pollBudget?: number;
+  /**
+   * Secrets of the connector deployment (read with `connectorSecret`: `_FSEC_<KEY>`, `<KEY>`, `/etc/secrets/<key>`)
+   * that a task may name in `auth.secret` when its call carries no such secret — Flyte 1 backends send no
+   * per-request secrets. Only the keys listed here: a task chooses the URL, so any deployment secret it could name
+   * could be sent anywhere the URL policy allows. Default: the comma-separated keys of the environment variable
+   * `FLYTE_HTTP_JOB_DEPLOYMENT_SECRETS`, else none.
+   */
+  deploymentSecrets?: readonly string[];
 }
 
 /** Redacts the auth secret in every form (as is, JSON-escaped, URL-encoded, base64). */
@@ -126,10 +135,13 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
   readonly metadataType = HttpJobMeta;
   readonly #options: HttpJobConnectorOptions;
   readonly #urlPolicy: UrlPolicy;
+  readonly #deploymentSecrets: ReadonlySet<string>;
 
   constructor(options: HttpJobConnectorOptions = {}) {
     super();
     this.#options = { ...options };
+    const listed = options.deploymentSecrets ?? (process.env["FLYTE_HTTP_JOB_DEPLOYMENT_SECRETS"] ?? "").split(",");
+    this.#deploymentSecrets = new Set(listed.map((key) => key.trim()).filter(Boolean));
     this.#urlPolicy = new UrlPolicy(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {});
   }
 
@@ -137,7 +149,7 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
     const { custom, inputs, secrets, signal, taskTemplate } = request;
     const inputNames = new Set((taskTemplate.interface?.inputs?.variables ?? []).map((v) => v.key));
     const config = parseConfig(custom, inputNames);
-    const secret = this.#secret(config.auth, secrets);
+    const secret = await this.#secret(config.auth, secrets);
     // Refuse a status or cancel URL the connector may not call before a job exists that could not be polled.
     const probe: TemplateScope = { jobId: "job" };
     this.#checkUrl(renderUrl(config.status.url, probe, "custom.status.url"), "status.url");
@@ -174,7 +186,7 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
 
   async get({ resourceMeta, secrets, signal }: ResourceRequest<HttpJobMeta>): Promise<Resource> {
     const spec = resourceMeta.spec as unknown as PollSpec;
-    const secret = this.#secret(spec.auth, secrets);
+    const secret = await this.#secret(spec.auth, secrets);
     const scope: TemplateScope = { jobId: resourceMeta.job_id };
     const status = spec.status;
     const url = this.#checkUrl(renderUrl(status.url, scope, "custom.status.url"), "status.url");
@@ -207,7 +219,7 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
     const spec = resourceMeta.spec as unknown as PollSpec;
     const cancel = spec.cancel;
     if (!cancel) return;
-    const secret = this.#secret(spec.auth, secrets);
+    const secret = await this.#secret(spec.auth, secrets);
     const scope: TemplateScope = { jobId: resourceMeta.job_id };
     try {
       await requestJson({
@@ -252,10 +264,16 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
     return { phase, message: String(state), outputs };
   }
 
-  #secret(auth: PollSpec["auth"], secrets: Readonly<Record<string, string>>): string | undefined {
+  /** The call's secret, else a deployment secret the operator allowed (Flyte 1 sends no per-request secrets). */
+  async #secret(auth: PollSpec["auth"], secrets: Readonly<Record<string, string>>): Promise<string | undefined> {
     if (!auth) return undefined;
-    const value = secrets[auth.secret];
-    if (!value) throw new SecretNotFoundError(`Secret "${auth.secret}" (custom.auth.secret) is missing: reference it in custom.secrets.${auth.secret}.`);
+    const value = secrets[auth.secret] || (this.#deploymentSecrets.has(auth.secret) ? await connectorSecret(auth.secret) : undefined);
+    if (!value) {
+      const deployment = this.#deploymentSecrets.has(auth.secret)
+        ? ` or set it in the connector deployment (connectorSecret "${auth.secret}")`
+        : "";
+      throw new SecretNotFoundError(`Secret "${auth.secret}" (custom.auth.secret) is missing: reference it in custom.secrets.${auth.secret}${deployment}.`);
+    }
     return value;
   }
 
