@@ -146,7 +146,9 @@ const cpuSeconds = (pid) => {
 };
 
 async function startNode(file, env) {
-  const child = track(spawn(process.execPath, [here(file)], { stdio: ["ignore", "ignore", "inherit", "ipc"], env: { ...process.env, ...env } }));
+  // SERVER_NODE_FLAGS: node flags for the Node servers (e.g. "--heap-growing-percent=50"; not allowed in NODE_OPTIONS).
+  const flags = (process.env.SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+  const child = track(spawn(process.execPath, [...flags, here(file)], { stdio: ["ignore", "ignore", "inherit", "ipc"], env: { ...process.env, ...env } }));
   const [msg] = await once(child, "message");
   const ask = async (what) => {
     child.send(what);
