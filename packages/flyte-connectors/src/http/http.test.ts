@@ -1,8 +1,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
+import os from "node:os";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import zlib from "node:zlib";
+import { Agent, getGlobalDispatcher, setGlobalDispatcher } from "undici";
 import { ConnectorError } from "../errors.js";
 import { Phase } from "../phase.js";
 import { HttpError, describeFault, isTransient, parseRetryAfter, pollTolerantly, requestJson, sendRequest, statusNameForHttp, withRetries } from "./index.js";
@@ -249,6 +255,39 @@ describe("flyte-connectors/http", () => {
     const big = await sendRequest({ url: api.url("/q/1"), maxResponseBytes: 1000 });
     assert.equal(big.status, 200);
     assert.equal(big.text, undefined);
+  });
+
+  test("https: an untrusted certificate is refused (not retried); the process-wide dispatcher's CA is used", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "fc-tls-"));
+    const previous = getGlobalDispatcher();
+    try {
+      // A self-signed certificate for 127.0.0.1, made by the openssl CLI (Debian base images have it).
+      execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem"),
+        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
+      const cert = readFileSync(path.join(dir, "cert.pem"));
+      let calls = 0;
+      const server = https.createServer({ key: readFileSync(path.join(dir, "key.pem")), cert }, (_req, res) => {
+        calls++;
+        res.writeHead(200, { "content-type": "application/json" }).end('{"secure":true}');
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/jobs/1`;
+      try {
+        const error = await requestJson({ url, retry: { minDelay: 1 } }).catch((e: unknown) => e);
+        assert.equal(describeFault(error), "connection failed (DEPTH_ZERO_SELF_SIGNED_CERT)");
+        assert.equal(isTransient(error), false);
+        assert.equal(calls, 0);
+        const trusting = new Agent({ connect: { ca: cert } });
+        setGlobalDispatcher(trusting);
+        assert.deepEqual(await requestJson({ url }), { secure: true });
+        await trusting.close();
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    } finally {
+      setGlobalDispatcher(previous);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("a single attempt that times out rejects with a TimeoutError described as a timeout", async () => {
