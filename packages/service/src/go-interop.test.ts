@@ -6,11 +6,8 @@
 // binary is cached in node_modules/.cache.
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { spawn } from "node:child_process";
 import net from "node:net";
-import { join } from "node:path";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectorRegistry, decodeOutputs, encodeInputs, types, variableMap } from "flyte-connectors";
 import {
@@ -29,48 +26,13 @@ import { TaskExecution_Phase } from "@flyte-connectors/flyteidl2/flyteidl2/core/
 import { startConnectorService, type ConnectorServiceHandle } from "./service.js";
 import { TestConnector, observed } from "./testing/fixture-connectors.js";
 import { testTransport } from "./testing/transport.js";
-
-const ROOT = join(import.meta.dirname, "..", "..", "..");
-const CLIENT_DIR = join(import.meta.dirname, "..", "interop", "client");
-const CACHE_DIR = join(ROOT, "node_modules", ".cache", "flyte-go-interop");
-/** Where the grpc-go sources live (GOPATH layout); Debian's golang-google-grpc-dev installs them here. */
-const GRPC_GOPATH = process.env["GRPC_GO_GOPATH"] ?? "/usr/share/gocode";
-const GO = process.env["GO"] ?? "go";
+import { buildGoClient } from "./testing/go-build.js";
 
 const ASYNC = "/flyteidl2.connector.AsyncConnectorService";
 const META = "/flyteidl2.connector.ConnectorMetadataService";
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
 
 const Code = { OK: 0, CANCELLED: 1, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, UNAVAILABLE: 14 } as const;
-
-/** Builds the Go client once (keyed by its source, the Go version and the grpc-go version); a reason to skip if it cannot. */
-function buildClient(): { binary: string } | { skip: string } | { error: string } {
-  const version = spawnSync(GO, ["version"], { encoding: "utf8" });
-  if (version.error || version.status !== 0) return { skip: `go toolchain or grpc-go sources not installed: \`${GO} version\` failed (${version.error?.message ?? version.stderr})` };
-  const grpcDir = join(GRPC_GOPATH, "src", "google.golang.org", "grpc");
-  if (!existsSync(join(grpcDir, "dialoptions.go"))) return { skip: `go toolchain or grpc-go sources not installed: no ${grpcDir} (apt-get install golang-google-grpc-dev)` };
-  const grpcVersion = existsSync(join(grpcDir, "version.go")) ? readFileSync(join(grpcDir, "version.go"), "utf8") : "";
-  const source = readFileSync(join(CLIENT_DIR, "main.go"));
-  const key = createHash("sha256").update(source).update(version.stdout).update(grpcVersion).digest("hex").slice(0, 16);
-  const binary = join(CACHE_DIR, `client-${key}`);
-  if (existsSync(binary)) return { binary };
-  mkdirSync(CACHE_DIR, { recursive: true });
-  const tmp = `${binary}.${process.pid}.tmp`;
-  const built = spawnSync(GO, ["build", "-o", tmp, "."], {
-    cwd: CLIENT_DIR,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GO111MODULE: "off", // GOPATH mode: the Debian-packaged sources, no module proxy needed
-      GOPATH: GRPC_GOPATH,
-      GOFLAGS: "",
-      GOCACHE: process.env["GOCACHE"] ?? join(CACHE_DIR, "go-build"),
-    },
-  });
-  if (built.status !== 0) return { error: `go build failed (${built.status}): ${built.stderr}${built.error?.message ?? ""}` };
-  renameSync(tmp, binary);
-  return { binary };
-}
 
 interface GoCall {
   method: string;
@@ -198,13 +160,13 @@ const echoTypes = { n: types.int, s: types.string, f: types.float, b: types.bool
 const echoValues = { n: 42, s: "héllo, grpc-go", f: 2.5, b: true, l: ["a", "b"], m: { x: 1, y: -2 } };
 
 describe("connector service through the real grpc-go client", { concurrency: true }, () => {
-  const built = buildClient();
+  const built = buildGoClient();
   let service: ConnectorServiceHandle;
   const go = (t: TestContext, calls: GoCall[], port?: number, keepaliveSec?: number): Promise<GoRun> | undefined => {
-    if ("skip" in built) {
+    if ("missing" in built) {
       // CI installs Go and grpc-go (.ci/run): there a missing toolchain is a failure, not a skip.
-      if (process.env["CI"] === "true") assert.fail(`CI=true: ${built.skip}`);
-      t.skip(built.skip);
+      if (process.env["CI"] === "true") assert.fail(`CI=true: ${built.missing}`);
+      t.skip(built.missing);
       return undefined;
     }
     if ("error" in built) assert.fail(built.error);

@@ -17,17 +17,26 @@
 //	result: {"code": <grpc code>, "message": "...", "responses": ["<base64>", ...], "ms": <duration>,
 //	         "all": [result, ...] (parallel > 1 only: every copy; the top-level fields are the first copy's)}
 //
+// With the argument -serve it stays up for many calls (the TestClient of src/testing/go-client.ts): the first stdin
+// line is the input without "calls"; then each line is {"id": N, "call": call} (run concurrently) or
+// {"id": N, "cancel": true} (cancels call N's context, as a propeller whose context ends does), and each answer is
+// one stdout line {"id": N, "result": result}. Closing stdin closes the channel and exits. A call's "metadataValues"
+// carries every value of each key, "binMetadata" base64 values of "-bin" keys; a result carries the server's
+// trailers ("trailers", "-bin" values base64).
+//
 // Builds against grpc-go 1.33 (Debian bookworm) and newer: it uses grpc.WithInsecure(), which later
 // releases keep (deprecated) beside credentials/insecure.
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,6 +86,10 @@ type call struct {
 	Bidi           bool              `json:"bidi"`
 	Requests       []string          `json:"requests"`
 	CloseSendFirst bool              `json:"closeSendFirst"`
+	// MetadataValues: more metadata, every value of each key; BinMetadata: "-bin" keys with base64 values (grpc-go
+	// base64-encodes them again on the wire).
+	MetadataValues map[string][]string `json:"metadataValues"`
+	BinMetadata    map[string][]string `json:"binMetadata"`
 }
 
 type result struct {
@@ -85,6 +98,8 @@ type result struct {
 	Responses []string `json:"responses"`
 	Ms        float64  `json:"ms"`
 	All       []result `json:"all,omitempty"`
+	// Trailers: the server's trailers; "-bin" values base64-encoded so that JSON carries them intact.
+	Trailers map[string][]string `json:"trailers,omitempty"`
 }
 
 type input struct {
@@ -141,9 +156,23 @@ func run(ctx context.Context, conn *grpc.ClientConn, c call) result {
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(c.TimeoutMs)*time.Millisecond)
 		defer cancel()
 	}
-	if len(c.Metadata) > 0 {
-		ctx = metadata.NewOutgoingContext(ctx, metadata.New(c.Metadata))
+	if len(c.Metadata) > 0 || len(c.MetadataValues) > 0 || len(c.BinMetadata) > 0 {
+		md := metadata.New(c.Metadata)
+		for key, values := range c.MetadataValues {
+			md.Append(key, values...)
+		}
+		for key, values := range c.BinMetadata {
+			for _, value := range values {
+				raw, err := base64.StdEncoding.DecodeString(value)
+				if err != nil {
+					return result{Code: 99, Message: "bad base64 metadata " + key + ": " + err.Error()}
+				}
+				md.Append(key, string(raw))
+			}
+		}
+		ctx = metadata.NewOutgoingContext(ctx, md)
 	}
+	var trailers metadata.MD
 	var opts []grpc.CallOption
 	if c.ContentSubtype != "" {
 		opts = append(opts, grpc.ForceCodec(rawCodec{name: c.ContentSubtype}))
@@ -151,7 +180,7 @@ func run(ctx context.Context, conn *grpc.ClientConn, c call) result {
 	start := time.Now()
 	var responses []string
 	if c.Bidi {
-		responses, err = bidi(ctx, conn, c, opts)
+		responses, trailers, err = bidi(ctx, conn, c, opts)
 	} else if c.Stream {
 		stream, err2 := conn.NewStream(ctx, &grpc.StreamDesc{StreamName: c.Method, ServerStreams: true}, c.Method, opts...)
 		err = err2
@@ -171,9 +200,12 @@ func run(ctx context.Context, conn *grpc.ClientConn, c call) result {
 		if err == io.EOF {
 			err = nil
 		}
+		if stream != nil {
+			trailers = stream.Trailer()
+		}
 	} else {
 		var out []byte
-		err = conn.Invoke(ctx, c.Method, req, &out, opts...)
+		err = conn.Invoke(ctx, c.Method, req, &out, append(opts, grpc.Trailer(&trailers))...)
 		if err == nil {
 			responses = append(responses, base64.StdEncoding.EncodeToString(out))
 		}
@@ -183,28 +215,29 @@ func run(ctx context.Context, conn *grpc.ClientConn, c call) result {
 	if responses == nil {
 		responses = []string{}
 	}
-	return result{Code: uint32(st.Code()), Message: st.Message(), Responses: responses, Ms: ms}
+	return result{Code: uint32(st.Code()), Message: st.Message(), Responses: responses, Ms: ms, Trailers: jsonMetadata(trailers)}
 }
 
 // bidi runs one bidirectional stream: every request, then the answers (see the header comment).
-func bidi(ctx context.Context, conn *grpc.ClientConn, c call, opts []grpc.CallOption) ([]string, error) {
-	responses := []string{}
+func bidi(ctx context.Context, conn *grpc.ClientConn, c call, opts []grpc.CallOption) (responses []string, trailers metadata.MD, err error) {
+	responses = []string{}
 	stream, err := conn.NewStream(ctx, &grpc.StreamDesc{StreamName: c.Method, ServerStreams: true, ClientStreams: true}, c.Method, opts...)
 	if err != nil {
-		return responses, err
+		return responses, nil, err
 	}
+	defer func() { trailers = stream.Trailer() }()
 	for _, encoded := range c.Requests {
 		msg, err := base64.StdEncoding.DecodeString(encoded)
 		if err != nil {
-			return responses, err
+			return responses, nil, err
 		}
 		if err := stream.SendMsg(msg); err != nil {
-			return responses, err
+			return responses, nil, err
 		}
 	}
 	if c.CloseSendFirst {
 		if err := stream.CloseSend(); err != nil {
-			return responses, err
+			return responses, nil, err
 		}
 	}
 	for {
@@ -223,7 +256,7 @@ func bidi(ctx context.Context, conn *grpc.ClientConn, c call, opts []grpc.CallOp
 	if err == io.EOF {
 		err = nil
 	}
-	return responses, err
+	return responses, nil, err
 }
 
 func main() {
@@ -231,8 +264,11 @@ func main() {
 	grpclog.SetLoggerV2(sink)
 	encoding.RegisterCodec(rawCodec{name: "proto"})
 
+	serveMode := len(os.Args) > 1 && os.Args[1] == "-serve"
+	stdin := bufio.NewReaderSize(os.Stdin, 1<<20)
+	decoder := json.NewDecoder(stdin)
 	var in input
-	if err := json.NewDecoder(os.Stdin).Decode(&in); err != nil {
+	if err := decoder.Decode(&in); err != nil {
 		fmt.Fprintln(os.Stderr, "bad input:", err)
 		os.Exit(2)
 	}
@@ -254,6 +290,12 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dial:", err)
 		os.Exit(2)
+	}
+
+	if serveMode {
+		serve(conn, decoder)
+		conn.Close()
+		return
 	}
 
 	// Record every connectivity state change of the channel (a GOAWAY shows up as READY -> IDLE/CONNECTING).
@@ -309,4 +351,90 @@ func main() {
 		fmt.Fprintln(os.Stderr, "encode:", err)
 		os.Exit(2)
 	}
+}
+
+type command struct {
+	ID     uint64 `json:"id"`
+	Call   *call  `json:"call"`
+	Cancel bool   `json:"cancel"`
+}
+
+type answer struct {
+	ID     uint64 `json:"id"`
+	Result result `json:"result"`
+}
+
+// serve runs -serve mode: every call line concurrently on the one channel, until stdin ends.
+func serve(conn *grpc.ClientConn, commands *json.Decoder) {
+	var outMu sync.Mutex
+	out := json.NewEncoder(os.Stdout)
+	var cancelsMu sync.Mutex
+	cancels := map[uint64]context.CancelFunc{}
+	var running sync.WaitGroup
+	for {
+		var cmd command
+		if err := commands.Decode(&cmd); err != nil {
+			if err != io.EOF {
+				fmt.Fprintln(os.Stderr, "bad command:", err)
+			}
+			break
+		}
+		if cmd.Cancel {
+			cancelsMu.Lock()
+			cancel := cancels[cmd.ID]
+			cancelsMu.Unlock()
+			if cancel != nil {
+				cancel()
+			}
+			continue
+		}
+		if cmd.Call == nil {
+			fmt.Fprintln(os.Stderr, "bad command: neither call nor cancel")
+			continue
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancelsMu.Lock()
+		cancels[cmd.ID] = cancel
+		cancelsMu.Unlock()
+		running.Add(1)
+		go func(id uint64, c call) {
+			defer running.Done()
+			r := run(ctx, conn, c)
+			cancelsMu.Lock()
+			delete(cancels, id)
+			cancelsMu.Unlock()
+			cancel()
+			outMu.Lock()
+			defer outMu.Unlock()
+			if err := out.Encode(answer{ID: id, Result: r}); err != nil {
+				fmt.Fprintln(os.Stderr, "encode:", err)
+			}
+		}(cmd.ID, *cmd.Call)
+	}
+	// stdin closed: cancel what is still running (its caller has gone) and let each answer.
+	cancelsMu.Lock()
+	for _, cancel := range cancels {
+		cancel()
+	}
+	cancelsMu.Unlock()
+	running.Wait()
+}
+
+// jsonMetadata copies md with every "-bin" value base64-encoded (JSON strings cannot carry arbitrary bytes).
+func jsonMetadata(md metadata.MD) map[string][]string {
+	if len(md) == 0 {
+		return nil
+	}
+	out := make(map[string][]string, len(md))
+	for key, values := range md {
+		copied := make([]string, len(values))
+		for i, value := range values {
+			if strings.HasSuffix(key, "-bin") {
+				value = base64.StdEncoding.EncodeToString([]byte(value))
+			}
+			copied[i] = value
+		}
+		out[key] = copied
+	}
+	return out
 }

@@ -4,10 +4,7 @@
 // Skipped without Go and grpc-go (Debian golang-go, golang-google-grpc-dev); a failure under CI=true.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
-import { join } from "node:path";
+import { spawn } from "node:child_process";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectorRegistry, Phase, SyncConnector, type CreateRequest, type Resource } from "flyte-connectors";
 import { EchoConnector } from "flyte-connectors/builtin";
@@ -31,37 +28,11 @@ import { AgentMetadataService, AsyncAgentService, SyncAgentService } from "@flyt
 import { startConnectorService, type ConnectorServiceHandle } from "../service.js";
 import { TestConnector, observed } from "../testing/fixture-connectors.js";
 import { testTransport } from "../testing/transport.js";
+import { buildGoClient } from "../testing/go-build.js";
 import { DEFAULT_TRANSPORT } from "../transport/index.js";
 
-const ROOT = join(import.meta.dirname, "..", "..", "..", "..");
-const CLIENT_DIR = join(import.meta.dirname, "..", "..", "interop", "client");
-const CACHE_DIR = join(ROOT, "node_modules", ".cache", "flyte-go-interop");
-const GRPC_GOPATH = process.env["GRPC_GO_GOPATH"] ?? "/usr/share/gocode";
-const GO = process.env["GO"] ?? "go";
 const ASYNC = "/flyteidl.service.AsyncAgentService";
 const Code = { OK: 0, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, FAILED_PRECONDITION: 9 } as const;
-
-/** Builds the Go client (cached by its source, Go and grpc-go versions), or says why it cannot. */
-function buildClient(): { binary: string } | { reason: string } {
-  const version = spawnSync(GO, ["version"], { encoding: "utf8" });
-  if (version.error || version.status !== 0) return { reason: `Go not installed: \`${GO} version\` failed (apt-get install golang-go golang-google-grpc-dev)` };
-  const grpcDir = join(GRPC_GOPATH, "src", "google.golang.org", "grpc");
-  if (!existsSync(join(grpcDir, "dialoptions.go"))) return { reason: `grpc-go sources not installed: no ${grpcDir} (apt-get install golang-google-grpc-dev)` };
-  const grpcVersion = existsSync(join(grpcDir, "version.go")) ? readFileSync(join(grpcDir, "version.go"), "utf8") : "";
-  const key = createHash("sha256").update(readFileSync(join(CLIENT_DIR, "main.go"))).update(version.stdout).update(grpcVersion).digest("hex").slice(0, 16);
-  const binary = join(CACHE_DIR, `client-${key}`);
-  if (existsSync(binary)) return { binary };
-  mkdirSync(CACHE_DIR, { recursive: true });
-  const tmp = `${binary}.${process.pid}.tmp`;
-  const built = spawnSync(GO, ["build", "-o", tmp, "."], {
-    cwd: CLIENT_DIR,
-    encoding: "utf8",
-    env: { ...process.env, GO111MODULE: "off", GOPATH: GRPC_GOPATH, GOFLAGS: "", GOCACHE: process.env["GOCACHE"] ?? join(CACHE_DIR, "go-build") },
-  });
-  if (built.status !== 0) return { reason: `go build failed (${built.status}): ${built.stderr}` };
-  renameSync(tmp, binary);
-  return { binary };
-}
 
 interface GoCall {
   method: string;
@@ -78,13 +49,13 @@ interface GoResult {
   responses: string[];
 }
 
-const built = buildClient();
-const missing = "reason" in built ? built.reason : undefined;
+const built = buildGoClient();
+const missing = "binary" in built ? undefined : "missing" in built ? built.missing : built.error;
 if (missing && process.env["CI"] === "true") test("Go and grpc-go are installed (required under CI)", () => assert.fail(missing));
 
 /** Runs calls in order on one grpc-go channel (asynchronously: the service runs in this process). */
 function goCalls(port: number, calls: GoCall[]): Promise<GoResult[]> {
-  if (!("binary" in built)) throw new Error(built.reason);
+  if (!("binary" in built)) throw new Error(missing);
   const input = JSON.stringify({
     target: `dns:///127.0.0.1:${port}`,
     calls: calls.map((c) => ({

@@ -117,15 +117,17 @@ describe("serveForTest over Connect", () => {
     assert.throws(() => connectService.client.unary(A.createTask, createRequest({}), { host: "elsewhere" }), /does not support the call options host/);
   });
 
-  test(`${TEST_PROTOCOL_ENV} picks the protocol: grpc by default, connect, anything else refused`, () => {
+  test(`${TEST_PROTOCOL_ENV} picks the protocol: grpc by default, connect, grpc-go, anything else refused`, () => {
     const saved = process.env[TEST_PROTOCOL_ENV];
     try {
       delete process.env[TEST_PROTOCOL_ENV];
       assert.equal(testProtocol(), "grpc");
       process.env[TEST_PROTOCOL_ENV] = "connect";
       assert.equal(testProtocol(), "connect");
+      process.env[TEST_PROTOCOL_ENV] = "grpc-go";
+      assert.equal(testProtocol(), "grpc-go");
       process.env[TEST_PROTOCOL_ENV] = "http";
-      assert.throws(() => testProtocol(), /FLYTE_CONNECTOR_TEST_PROTOCOL=http: expected grpc or connect/);
+      assert.throws(() => testProtocol(), /FLYTE_CONNECTOR_TEST_PROTOCOL=http: expected grpc, connect or grpc-go/);
     } finally {
       if (saved === undefined) delete process.env[TEST_PROTOCOL_ENV];
       else process.env[TEST_PROTOCOL_ENV] = saved;

@@ -2,29 +2,19 @@
 // grpc-health-check, which `init` adds to a new package's dev dependencies).
 // `serveForTest` starts the real service on a free port with exactly the given connectors and returns a real
 // client of the protocol `FLYTE_CONNECTOR_TEST_PROTOCOL` names (grpc-js by default, @connectrpc/connect-node for
-// `connect`), so a connector's tests go through the same path as a Flyte backend on that protocol.
+// `connect`, grpc-go dialed as FlytePropeller dials for `grpc-go`), so a connector's tests go through the same path
+// as a Flyte backend on that protocol.
 import { ConnectorRegistry, type Connector } from "flyte-connectors";
 import { startConnectorService, type ConnectorServiceHandle, type ConnectorServiceOptions } from "../service.js";
 import { healthCheck, testClient, type TestClient } from "./client.js";
 import { testTransport } from "./transport.js";
+import { testProtocol, TEST_PROTOCOL_ENV, type TestProtocol } from "./protocol.js";
 
 export { testClient, healthCheck, type TestClient };
 export { spawnService, CLI_BIN, type SpawnedService, type SpawnServiceOptions } from "./spawn.js";
 export { testTransport, testTransportArgs, TEST_TRANSPORT_ENV } from "./transport.js";
+export { testProtocol, TEST_PROTOCOL_ENV, TEST_PROTOCOLS, type TestProtocol } from "./protocol.js";
 export { flyte1Client, flyte2Outputs, type Flyte1Client, type Flyte1Template } from "./flyte1.js";
-
-/** The environment variable naming the protocol serveForTest's client speaks: `grpc` (default) or `connect`. */
-export const TEST_PROTOCOL_ENV = "FLYTE_CONNECTOR_TEST_PROTOCOL";
-export const TEST_PROTOCOLS = ["grpc", "connect"] as const;
-export type TestProtocol = (typeof TEST_PROTOCOLS)[number];
-
-/** The protocol {@link TEST_PROTOCOL_ENV} names; `grpc` when unset or empty. */
-export function testProtocol(): TestProtocol {
-  const value = process.env[TEST_PROTOCOL_ENV];
-  if (value === undefined || value === "") return "grpc";
-  if (!(TEST_PROTOCOLS as readonly string[]).includes(value)) throw new Error(`${TEST_PROTOCOL_ENV}=${value}: expected ${TEST_PROTOCOLS.join(" or ")}`);
-  return value as TestProtocol;
-}
 
 export interface TestService {
   client: TestClient;
@@ -37,7 +27,7 @@ export interface TestService {
  * Serves `connectors` (nothing else: no built-ins, no discovery, no metrics port) on 127.0.0.1:<free port>, on the
  * transport `options.transport`, else the one `FLYTE_CONNECTOR_TEST_TRANSPORT` names, else the service's default.
  * `client` speaks `protocol` (default: {@link testProtocol}); with `connect` the Connect port is on (a free port
- * unless `options.connectPort` names one) and `client.health`/`client.raw` stay on gRPC.
+ * unless `options.connectPort` names one); with `connect` and `grpc-go`, `client.health`/`client.raw` stay on grpc-js.
  */
 export async function serveForTest(connectors: readonly Connector[], options: ConnectorServiceOptions & { protocol?: TestProtocol } = {}): Promise<TestService> {
   const { protocol = testProtocol(), ...serviceOptions } = options;
@@ -56,7 +46,7 @@ export async function serveForTest(connectors: readonly Connector[], options: Co
     connectPort: protocol === "connect" ? (serviceOptions.connectPort ?? 0) : serviceOptions.connectPort,
     transport: serviceOptions.transport ?? testTransport(),
   });
-  const client = protocol === "connect" ? await connectClient(handle) : testClient(handle.port);
+  const client = protocol === "connect" ? await connectClient(handle) : protocol === "grpc-go" ? await goClient(handle) : testClient(handle.port);
   return {
     client,
     handle,
@@ -78,4 +68,15 @@ async function connectClient(handle: ConnectorServiceHandle): Promise<TestClient
     throw new Error(`${TEST_PROTOCOL_ENV}=connect needs @connectrpc/connect and @connectrpc/connect-node installed`, { cause: error });
   }
   return module.connectTestClient(handle.connectPort, handle.port);
+}
+
+/** The grpc-go test client; without Go and grpc-go, an error naming the missing package (the service is closed). */
+async function goClient(handle: ConnectorServiceHandle): Promise<TestClient> {
+  const { goTestClient } = await import("./go-client.js");
+  try {
+    return goTestClient(handle.port);
+  } catch (error) {
+    await handle.forceClose();
+    throw error;
+  }
 }

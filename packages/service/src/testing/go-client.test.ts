@@ -1,0 +1,169 @@
+// serveForTest's grpc-go client: calls really leave through grpc-go (its user agent, grpc-timeout, metadata, dns:///
+// target), and a test reads the same thing from it as from the grpc-js client (code, details, message; deadlines;
+// cancel; the logs stream). Without Go and grpc-go: skipped with the reason outside CI, a failure under CI=true.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import * as grpc from "@grpc/grpc-js";
+import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
+import { TestConnector, observed } from "./fixture-connectors.js";
+import { buildGoClient } from "./go-build.js";
+import { goTestClient } from "./go-client.js";
+import { serveForTest, type TestService } from "./index.js";
+
+const A = AsyncConnectorService.method;
+
+const createRequest = (custom: Record<string, string | number>) => ({
+  template: { type: "test", custom, id: { name: "t" } },
+  outputPrefix: "s3://bucket/shard/run/action/1",
+  connection: { secrets: { token: "s3cr3t-T0KEN" } },
+});
+const meta = (id: string, ms = 0) => new TextEncoder().encode(JSON.stringify({ id, ms }));
+
+async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
+  const outcome = await promise.then(
+    () => undefined,
+    (error: unknown) => error as grpc.ServiceError,
+  );
+  assert.ok(outcome, "expected the call to fail");
+  return outcome;
+}
+
+const built = buildGoClient();
+const missing = "binary" in built ? undefined : "missing" in built ? built.missing : built.error;
+// A failed build is a defect anywhere; a missing toolchain only under CI=true (CI installs it, see .ci/run).
+if (missing && ("error" in built || process.env["CI"] === "true")) test("the grpc-go client builds (Go and grpc-go installed)", () => assert.fail(missing));
+
+describe("serveForTest over grpc-go", { skip: missing }, () => {
+  let grpcService: TestService;
+  let goService: TestService;
+
+  before(async () => {
+    grpcService = await serveForTest([new TestConnector()], { protocol: "grpc" });
+    goService = await serveForTest([new TestConnector()], { protocol: "grpc-go" });
+  });
+
+  after(async () => {
+    await grpcService?.close();
+    await goService?.close();
+  });
+
+  test("calls leave through grpc-go: its user agent, the deadline as grpc-timeout, text and binary metadata", async () => {
+    // A bare HTTP/2 server that records what arrives and answers every call with a status, no message.
+    const seen: http2.IncomingHttpHeaders[] = [];
+    const server = http2.createServer();
+    server.on("stream", (stream, headers) => {
+      seen.push(headers);
+      stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+      stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "5", "grpc-message": "not here", "x-trailer-bin": Buffer.from([0, 255]).toString("base64") }));
+      stream.resume();
+      stream.on("end", () => stream.end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const client = goTestClient((server.address() as AddressInfo).port);
+    try {
+      const metadata = new grpc.Metadata();
+      metadata.set("x-request-id", "req-go");
+      metadata.set("x-blob-bin", Buffer.from([1, 2, 0, 254]));
+      const error = await failure(client.unary(A.getTask, { resourceMeta: meta("x") }, { metadata, deadline: Date.now() + 5000 }));
+      assert.equal(error.code, grpc.status.NOT_FOUND, error.message);
+      assert.equal(error.details, "not here");
+      assert.equal(error.message, "5 NOT_FOUND: not here");
+      assert.deepEqual(error.metadata.get("x-trailer-bin"), [Buffer.from([0, 255])]);
+      const headers = seen[0]!;
+      assert.match(String(headers["user-agent"]), /^grpc-go\//);
+      assert.equal(headers[":path"], "/flyteidl2.connector.AsyncConnectorService/GetTask");
+      assert.equal(headers["content-type"], "application/grpc");
+      assert.equal(headers["x-request-id"], "req-go");
+      assert.deepEqual(Buffer.from(String(headers["x-blob-bin"]), "base64"), Buffer.from([1, 2, 0, 254]));
+      const timeout = /^(\d+)([HMSmun])$/.exec(String(headers["grpc-timeout"]));
+      assert.ok(timeout, `grpc-timeout ${String(headers["grpc-timeout"])}`);
+      const unitMs = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[timeout[2] as "H"];
+      const ms = Number(timeout[1]) * unitMs;
+      assert.ok(ms > 3000 && ms <= 5000, `a 5 s deadline sent as ${ms} ms`);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  test("a failed call reads as on grpc-js: numeric code, the server's message as details, grpc-js's message format", async () => {
+    const cases = [
+      [A.createTask, createRequest({ mode: "invalid" })],
+      [A.createTask, createRequest({ mode: "internal" })],
+      [A.getTask, { taskCategory: { name: "nope", version: 0 }, resourceMeta: meta("x") }],
+      [A.getTask, { taskCategory: { name: "test", version: 0 }, resourceMeta: new TextEncoder().encode("not json") }],
+    ] as const;
+    for (const [method, request] of cases) {
+      const viaGrpc = await failure(grpcService.client.unary(method as typeof A.createTask, request as never));
+      const viaGo = await failure(goService.client.unary(method as typeof A.createTask, request as never));
+      assert.notEqual(viaGrpc.code, grpc.status.OK);
+      assert.equal(viaGo.code, viaGrpc.code, `${viaGo.message} vs ${viaGrpc.message}`);
+      // The internal error's details carry a per-process request id; compare everything else.
+      const masked = (s: string) => s.replace(/request id [^)]+/, "request id …");
+      assert.equal(masked(viaGo.details), masked(viaGrpc.details));
+      assert.equal(masked(viaGo.message), masked(viaGrpc.message));
+      assert.ok(viaGo.metadata instanceof grpc.Metadata);
+      assert.ok(!JSON.stringify(viaGo.metadata.getMap()).includes("s3cr3t-T0KEN"));
+    }
+  });
+
+  test("a successful call decodes as on grpc-js", async () => {
+    const request = { taskCategory: { name: "test", version: 0 }, resourceMeta: meta("ok") };
+    const viaGrpc = await grpcService.client.unary(A.getTask, request);
+    const viaGo = await goService.client.unary(A.getTask, request);
+    assert.equal(viaGo.resource?.message, "done ok");
+    assert.deepEqual(viaGo, viaGrpc);
+  });
+
+  test("deadline → grpc-timeout: DEADLINE_EXCEEDED and the handler's signal fires; a deadline already past fails too", async () => {
+    const before = observed.abortReasons.length;
+    const error = await failure(goService.client.unary(A.createTask, createRequest({ mode: "wait" }), { deadline: Date.now() + 300 }));
+    assert.equal(error.code, grpc.status.DEADLINE_EXCEEDED, error.message);
+    for (let i = 0; i < 100 && observed.abortReasons.length === before; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(observed.abortReasons.length > before, "the connector's signal aborted");
+
+    const past = await failure(goService.client.unary(A.getTask, { taskCategory: { name: "test", version: 0 }, resourceMeta: meta("late", 5000) }, { deadline: new Date(Date.now() - 1000) }));
+    assert.equal(past.code, grpc.status.DEADLINE_EXCEEDED, past.message);
+  });
+
+  test("start(...).call.cancel() → CANCELLED and the handler's signal aborts", async () => {
+    const before = observed.abortReasons.length;
+    const { call, result } = goService.client.start(A.createTask, createRequest({ mode: "wait" }));
+    await new Promise((r) => setTimeout(r, 100));
+    call.cancel();
+    const error = await failure(result);
+    assert.equal(error.code, grpc.status.CANCELLED, error.message);
+    for (let i = 0; i < 100 && observed.abortReasons.length === before; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(observed.abortReasons.length > before, "the connector's signal aborted");
+  });
+
+  test("calls run concurrently on one channel", async () => {
+    const started = Date.now();
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => goService.client.unary(A.getTask, { taskCategory: { name: "test", version: 0 }, resourceMeta: meta(`p${i}`, 500) })),
+    );
+    assert.deepEqual(
+      results.map((r) => r.resource?.message),
+      results.map((_, i) => `done p${i}`),
+    );
+    // Eight 500 ms calls one after another would take 4 s.
+    assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+  });
+
+  test("stream: GetTaskLogs pages as on grpc-js", async () => {
+    const request = { taskCategory: { name: "test", version: 0 }, resourceMeta: meta("logs") };
+    const viaGrpc = await grpcService.client.stream(A.getTaskLogs, request);
+    const viaGo = await goService.client.stream(A.getTaskLogs, request);
+    assert.ok(viaGrpc.length > 0);
+    assert.deepEqual(
+      viaGo.map((p) => p.part),
+      viaGrpc.map((p) => p.part),
+    );
+  });
+
+  test("call options the grpc-go client cannot honour are refused, not dropped", () => {
+    assert.throws(() => goService.client.unary(A.createTask, createRequest({}), { host: "elsewhere" }), /does not support the call options host/);
+  });
+});
