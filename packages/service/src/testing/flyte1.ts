@@ -1,8 +1,9 @@
-// A Flyte 1 client for tests (grpc-js): calls the service's flyteidl.service agent services with flyteidl v1
-// messages, as Flyte 1's propeller does. Connector packages use it to show that templates written by flytekit's
-// plugins run through the Flyte 1 path.
+// A Flyte 1 client for tests: calls the service's flyteidl.service agent services with flyteidl v1 messages, as Flyte
+// 1's propeller does, through grpc-js or (FLYTE_CONNECTOR_TEST_PROTOCOL=grpc-go) through grpc-go, propeller's own
+// client stack. Connector packages use it to show that templates written by flytekit's plugins run through the
+// Flyte 1 path.
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import {
   CreateTaskRequestSchema,
   DeleteTaskRequestSchema,
@@ -24,6 +25,8 @@ import type { Literal as V2Literal } from "@flyte-connectors/flyteidl2/flyteidl2
 import { LiteralSchema as V2LiteralSchema } from "@flyte-connectors/flyteidl2/flyteidl2/core/literals_pb.js";
 import { OutputsSchema, type Outputs } from "@flyte-connectors/flyteidl2/flyteidl2/task/common_pb.js";
 import { serviceDefinition } from "./grpc-definitions.js";
+import { GoChannel, goCallOptions, goServiceError, methodPath } from "./go-client.js";
+import { testProtocol, type TestProtocol } from "./protocol.js";
 
 /** A Flyte 1 `core.LiteralMap` (outputs) as flyteidl2 `task.Outputs` (the same bytes), for the type engine's decodeOutputs. */
 export function flyte2Outputs(outputs: LiteralMap | undefined): Outputs {
@@ -59,8 +62,12 @@ function v1Inputs(inputs: Record<string, V2Literal> | LiteralMap | undefined): L
 type Callback = (error: grpc.ServiceError | null, response: unknown) => void;
 type Unary = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback) => grpc.ClientUnaryCall;
 
-/** A Flyte 1 client of the service at `127.0.0.1:<port>` (or `host`), plaintext h2c. */
-export function flyte1Client(port: number, host = "127.0.0.1"): Flyte1Client {
+/**
+ * A Flyte 1 client of the service at `127.0.0.1:<port>` (or `host`), plaintext h2c: grpc-go when `protocol` (default:
+ * FLYTE_CONNECTOR_TEST_PROTOCOL) is `grpc-go`, else grpc-js (Flyte 1 backends have no Connect: `connect` means grpc-js).
+ */
+export function flyte1Client(port: number, host = "127.0.0.1", protocol: TestProtocol = testProtocol()): Flyte1Client {
+  if (protocol === "grpc-go") return flyte1GoClient(port, host);
   const address = `${host}:${port}`;
   const credentials = grpc.credentials.createInsecure();
   const Async = grpc.makeGenericClientConstructor(serviceDefinition(AsyncAgentService), "AsyncAgentService");
@@ -111,5 +118,54 @@ export function flyte1Client(port: number, host = "127.0.0.1"): Flyte1Client {
         call.end();
       }),
     close: () => asyncClient.close(),
+  };
+}
+
+/** The Flyte 1 client over grpc-go, dialed as Flyte 1's propeller dials (see go-client.ts). */
+function flyte1GoClient(port: number, host: string): Flyte1Client {
+  const channel = new GoChannel(port, host);
+  const unary = async <I extends DescMessage, O extends DescMessage>(
+    method: { input: I; output: O; localName: string; parent: { typeName: string } },
+    request: MessageShape<I>,
+    options: grpc.CallOptions = {},
+  ): Promise<MessageShape<O>> => {
+    const answer = await channel.call({ method: methodPath(method), request: toBinary(method.input, request), ...goCallOptions(options) }).result;
+    if (answer.code !== grpc.status.OK) throw goServiceError(answer);
+    return fromBinary(method.output, answer.responses[0] ?? new Uint8Array());
+  };
+  const A = AsyncAgentService.method;
+  return {
+    listAgents: () => unary(AgentMetadataService.method.listAgents, create(ListAgentsRequestSchema, {})),
+    createTask: (request, options) =>
+      unary(
+        A.createTask,
+        create(CreateTaskRequestSchema, {
+          template: v1Template(request.template),
+          inputs: v1Inputs(request.inputs),
+          outputPrefix: request.outputPrefix ?? "",
+          taskExecutionMetadata: request.taskExecutionMetadata,
+        }),
+        options,
+      ),
+    getTask: (taskType, resourceMeta, options = {}) => {
+      const { version = 0, outputPrefix = "", ...callOptions } = options;
+      return unary(A.getTask, create(GetTaskRequestSchema, { taskType, taskCategory: { name: taskType, version }, resourceMeta, outputPrefix }), callOptions);
+    },
+    deleteTask: async (taskType, resourceMeta, options = {}) => {
+      const { version = 0, ...callOptions } = options;
+      await unary(A.deleteTask, create(DeleteTaskRequestSchema, { taskType, taskCategory: { name: taskType, version }, resourceMeta }), callOptions);
+    },
+    executeTaskSync: async (header, inputs, options = {}) => {
+      const method = SyncAgentService.method.executeTaskSync;
+      const requests = [
+        create(ExecuteTaskSyncRequestSchema, { part: { case: "header", value: { template: v1Template(header.template), outputPrefix: header.outputPrefix ?? "" } as CreateRequestHeader } }),
+        create(ExecuteTaskSyncRequestSchema, { part: { case: "inputs", value: v1Inputs(inputs) ?? create(LiteralMapSchema, {}) } }),
+      ].map((request) => toBinary(ExecuteTaskSyncRequestSchema, request));
+      // Header, inputs, half-close, then every answer: as current propellers stream it.
+      const answer = await channel.call({ method: methodPath(method), bidi: true, requests, ...goCallOptions(options) }).result;
+      if (answer.code !== grpc.status.OK) throw goServiceError(answer);
+      return answer.responses.map((part) => fromBinary(method.output, part));
+    },
+    close: () => channel.close(),
   };
 }

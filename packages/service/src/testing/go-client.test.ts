@@ -6,11 +6,15 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
+import { create } from "@bufbuild/protobuf";
+import { LiteralMapSchema } from "@flyte-connectors/flyteidl/flyteidl/core/literals_pb.js";
 import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
+import { Phase, SyncConnector, type CreateRequest, type Resource } from "flyte-connectors";
+import { flyte2Outputs } from "./flyte1.js";
 import { TestConnector, observed } from "./fixture-connectors.js";
 import { buildGoClient } from "./go-build.js";
 import { goTestClient } from "./go-client.js";
-import { serveForTest, type TestService } from "./index.js";
+import { flyte1Client, serveForTest, type Flyte1Client, type TestService } from "./index.js";
 
 const A = AsyncConnectorService.method;
 
@@ -165,5 +169,84 @@ describe("serveForTest over grpc-go", { skip: missing }, () => {
 
   test("call options the grpc-go client cannot honour are refused, not dropped", () => {
     assert.throws(() => goService.client.unary(A.createTask, createRequest({}), { host: "elsewhere" }), /does not support the call options host/);
+  });
+});
+
+class GreetConnector extends SyncConnector {
+  readonly name = "Greeter";
+  readonly taskTypeName = "greet";
+  async do({ inputs }: CreateRequest): Promise<Resource> {
+    return { phase: Phase.SUCCEEDED, outputs: { greeting: `hello ${String(inputs["name"])}` } };
+  }
+}
+
+describe("flyte1Client over grpc-go", { skip: missing }, () => {
+  let service: TestService;
+  let viaGrpc: Flyte1Client;
+  let viaGo: Flyte1Client;
+  const template = (type: string, custom: Record<string, string | number> = {}) => ({ type, custom, id: { name: "t" } });
+
+  before(async () => {
+    service = await serveForTest([new TestConnector(), new GreetConnector()], { protocol: "grpc" });
+    viaGrpc = flyte1Client(service.handle.port, "127.0.0.1", "grpc");
+    viaGo = flyte1Client(service.handle.port, "127.0.0.1", "grpc-go");
+  });
+
+  after(async () => {
+    viaGrpc?.close();
+    viaGo?.close();
+    await service?.close();
+  });
+
+  test("calls leave through grpc-go on Flyte 1's service paths", async () => {
+    const seen: http2.IncomingHttpHeaders[] = [];
+    const server = http2.createServer();
+    server.on("stream", (stream, headers) => {
+      seen.push(headers);
+      stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+      stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "12", "grpc-message": "no agents here" }));
+      stream.resume();
+      stream.on("end", () => stream.end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const client = flyte1Client((server.address() as AddressInfo).port, "127.0.0.1", "grpc-go");
+    try {
+      const error = await failure(client.listAgents());
+      assert.equal(error.code, grpc.status.UNIMPLEMENTED, error.message);
+      assert.equal(error.details, "no agents here");
+      assert.match(String(seen[0]?.["user-agent"]), /^grpc-go\//);
+      assert.equal(seen[0]?.[":path"], "/flyteidl.service.AgentMetadataService/ListAgents");
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  test("ListAgents, CreateTask → GetTask → DeleteTask and ExecuteTaskSync answer as on grpc-js", async () => {
+    assert.deepEqual(await viaGo.listAgents(), await viaGrpc.listAgents());
+    const created = await viaGo.createTask({ template: template("test", { ms: 0 }), outputPrefix: "s3://b/x/1" });
+    assert.ok(created.resourceMeta.length > 0);
+    const got = await viaGo.getTask("test", created.resourceMeta);
+    assert.deepEqual(got, await viaGrpc.getTask("test", created.resourceMeta));
+    assert.match(got.resource?.message ?? "", /^done job-/);
+    await viaGo.deleteTask("test", created.resourceMeta);
+    const inputs = create(LiteralMapSchema, {
+      literals: { name: { value: { case: "scalar", value: { value: { case: "primitive", value: { value: { case: "stringValue", value: "Ada" } } } } } } },
+    });
+    const answers = await viaGo.executeTaskSync({ template: template("greet"), outputPrefix: "s3://b/sync/1" }, inputs);
+    assert.deepEqual(answers, await viaGrpc.executeTaskSync({ template: template("greet"), outputPrefix: "s3://b/sync/1" }, inputs));
+    const header = answers[0]?.res.case === "header" ? answers[0].res.value : undefined;
+    const greeting = flyte2Outputs(header?.resource?.outputs).literals.find((l) => l.name === "greeting")?.value;
+    assert.equal(greeting?.value.case === "scalar" && greeting.value.value.value.case === "primitive" ? greeting.value.value.value.value.value.value : undefined, "hello Ada");
+  });
+
+  test("errors and deadlines read as on grpc-js", async () => {
+    const unknownViaGo = await failure(viaGo.getTask("nope", meta("x")));
+    const unknownViaGrpc = await failure(viaGrpc.getTask("nope", meta("x")));
+    assert.equal(unknownViaGo.code, unknownViaGrpc.code);
+    assert.equal(unknownViaGo.details, unknownViaGrpc.details);
+    assert.equal(unknownViaGo.message, unknownViaGrpc.message);
+    const late = await failure(viaGo.getTask("test", meta("late", 5000), { deadline: Date.now() + 300 }));
+    assert.equal(late.code, grpc.status.DEADLINE_EXCEEDED, late.message);
   });
 });

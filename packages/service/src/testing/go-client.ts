@@ -185,7 +185,7 @@ export function goCallOptions(options: grpc.CallOptions & { metadata?: grpc.Meta
 }
 
 /** `/package.Service/Method` of a protobuf-es method descriptor. */
-function methodPath(method: { localName: string; parent: { typeName: string } }): string {
+export function methodPath(method: { localName: string; parent: { typeName: string } }): string {
   const name = (method as { name?: string }).name ?? method.localName.charAt(0).toUpperCase() + method.localName.slice(1);
   return `/${method.parent.typeName}/${name}`;
 }
