@@ -96,7 +96,7 @@ function healthRequest(service: string): Uint8Array {
 
 /** A TCP proxy that reads the HTTP/2 frames going through: PINGs (keepalive) and GOAWAYs in each direction. */
 function frameSpy(upstreamPort: number) {
-  const seen = { clientPings: 0, keepalivePings: [] as number[], serverPingAcks: 0, goaways: [] as { from: string; code: number; debug: string }[] };
+  const seen = { clientPings: 0, keepalivePings: [] as number[], serverPingAcks: 0, serverPings: 0, goaways: [] as { from: string; code: number; debug: string }[] };
   const parser = (from: "client" | "server") => {
     let buf = Buffer.alloc(0);
     let preface = from === "client" ? 24 : 0;
@@ -119,6 +119,7 @@ function frameSpy(upstreamPort: number) {
           if (payload.every((b) => b === 0)) seen.keepalivePings.push(Date.now() - started);
         }
         if (type === 0x6 && from === "server" && flags & 1) seen.serverPingAcks++;
+        if (type === 0x6 && from === "server" && !(flags & 1)) seen.serverPings++;
         if (type === 0x7) seen.goaways.push({ from, code: payload.readUInt32BE(4), debug: payload.subarray(8).toString() });
         buf = buf.subarray(9 + length);
       }
@@ -327,7 +328,9 @@ describe("connector service through the real grpc-go client", { concurrency: tru
       assert.ok(long!.ms >= 12_000, `took ${long!.ms} ms`);
       assert.equal(decode(GetTaskResponseSchema, long!).resource?.phase, TaskExecution_Phase.SUCCEEDED);
       assert.equal(health!.code, Code.OK, health!.message);
-      assert.ok(spy.seen.keepalivePings.length >= 1, `grpc-go sent a keepalive PING during the call (${JSON.stringify(spy.seen)})`);
+      // Both sides keep the connection alive every 10 s: grpc-go pings only when it has read nothing for its
+      // keepalive time, and the server's own keepalive PINGs count as activity — so either may carry the 12.5 s call.
+      assert.ok(spy.seen.keepalivePings.length >= 1 || spy.seen.serverPings >= 1, `keepalive PINGs during the call (${JSON.stringify(spy.seen)})`);
       assert.ok(spy.seen.serverPingAcks >= spy.seen.clientPings, `every PING acked (${spy.seen.serverPingAcks}/${spy.seen.clientPings})`);
       assert.deepEqual(spy.seen.goaways, [], "no GOAWAY");
       // The client's first state (IDLE) may pass before its watcher starts on a loaded machine: what matters is one
