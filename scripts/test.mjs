@@ -1,10 +1,11 @@
 // Finds every *.test.ts beside the code (Node 20's test runner takes no globs) and runs them with Node's
 // test runner, TypeScript loaded by tsx. Extra arguments are passed on (e.g. --test-name-pattern=echo);
 // a path argument narrows the search to that folder. The service package's tests run a second time on the
-// grpc-js transport, and the connectors' and examples' tests that call the service run a second time over the
-// Connect protocol (FLYTE_CONNECTOR_TEST_PROTOCOL=connect), as a Flyte 2 backend on Connect calls it (see below).
+// grpc-js transport, and the connectors' and examples' tests that call the service run again over the Connect
+// protocol (FLYTE_CONNECTOR_TEST_PROTOCOL=connect), as a Flyte 2 backend on Connect calls it, and through grpc-go
+// (FLYTE_CONNECTOR_TEST_PROTOCOL=grpc-go), as both Flyte backends' propellers dial (see below).
 import { spawnSync } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const root = join(import.meta.dirname, "..");
@@ -54,5 +55,21 @@ const connectFiles = files.filter(
 if (!process.env[PROTOCOL_ENV] && connectFiles.length > 0) {
   process.stdout.write(`\n# the connectors' tests again with ${PROTOCOL_ENV}=connect (${connectFiles.length} files)\n`);
   status = Math.max(status, run(connectFiles, { ...process.env, [PROTOCOL_ENV]: "connect" }));
+}
+
+// And a third time through grpc-go (FLYTE_CONNECTOR_TEST_PROTOCOL=grpc-go: serveForTest's and flyte1Client's calls
+// go through the Go program in packages/service/interop/client, dialed as FlytePropeller dials: insecure, dns:///,
+// round_robin), the client stack of both Flyte 2's and Flyte 1's backends; so the Flyte 1 files (flyte1Client) run
+// here too. Without Go and grpc-go this run is left out with a message, except under CI=true, where it runs and
+// fails naming the missing package (as the go-interop tests do).
+const goFiles = files.filter((file) => /^(connectors|examples)[/\\]/.test(file) && /serveForTest\(|flyte1Client\(/.test(readFileSync(join(root, file), "utf8")));
+if (!process.env[PROTOCOL_ENV] && goFiles.length > 0) {
+  const goMissing = spawnSync(process.env["GO"] ?? "go", ["version"]).status !== 0 || !existsSync(join(process.env["GRPC_GO_GOPATH"] ?? "/usr/share/gocode", "src", "google.golang.org", "grpc"));
+  if (goMissing && process.env["CI"] !== "true") {
+    process.stdout.write(`\n# skipped: the connectors' tests with ${PROTOCOL_ENV}=grpc-go need Go and grpc-go (apt-get install golang-go golang-google-grpc-dev)\n`);
+  } else {
+    process.stdout.write(`\n# the connectors' tests again with ${PROTOCOL_ENV}=grpc-go (${goFiles.length} files)\n`);
+    status = Math.max(status, run(goFiles, { ...process.env, [PROTOCOL_ENV]: "grpc-go" }));
+  }
 }
 process.exit(status);

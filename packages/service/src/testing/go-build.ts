@@ -17,20 +17,22 @@ const CACHE_DIR = join(ROOT, "node_modules", ".cache", "flyte-go-interop");
  */
 export type GoClientBuild = { binary: string } | { missing: string } | { error: string };
 
-let cached: GoClientBuild | undefined;
+const builds = new Map<string, GoClientBuild>();
 
 /**
- * Builds the Go client once per process. `GO` names the go command (default `go`), `GRPC_GO_GOPATH` the GOPATH
- * holding google.golang.org/grpc (default /usr/share/gocode).
+ * Builds the Go client once per process (and environment). `GO` names the go command (default `go`),
+ * `GRPC_GO_GOPATH` the GOPATH holding google.golang.org/grpc (default /usr/share/gocode).
  */
 export function buildGoClient(): GoClientBuild {
-  cached ??= build();
-  return cached;
-}
-
-function build(): GoClientBuild {
   const go = process.env["GO"] ?? "go";
   const gopath = process.env["GRPC_GO_GOPATH"] ?? "/usr/share/gocode";
+  const key = `${go}\0${gopath}`;
+  let built = builds.get(key);
+  if (!built) builds.set(key, (built = build(go, gopath)));
+  return built;
+}
+
+function build(go: string, gopath: string): GoClientBuild {
   const version = spawnSync(go, ["version"], { encoding: "utf8" });
   if (version.error || version.status !== 0) {
     return { missing: `Go not installed: \`${go} version\` failed (${version.error?.message ?? version.stderr.trim()}); apt-get install golang-go golang-google-grpc-dev` };

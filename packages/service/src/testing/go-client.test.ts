@@ -172,6 +172,27 @@ describe("serveForTest over grpc-go", { skip: missing }, () => {
   });
 });
 
+test("without grpc-go: each call of serveForTest's and flyte1Client's clients fails naming the package (cleanup still runs)", async () => {
+  const saved = process.env["GRPC_GO_GOPATH"];
+  process.env["GRPC_GO_GOPATH"] = "/nonexistent-gopath";
+  try {
+    const service = await serveForTest([new TestConnector()], { protocol: "grpc-go" });
+    try {
+      const missingGo = /the grpc-go test client needs Go and grpc-go: grpc-go sources not installed: .*golang-google-grpc-dev/;
+      await assert.rejects(service.client.unary(A.getTask, { resourceMeta: meta("x") }), missingGo);
+      await assert.rejects(service.client.stream(A.getTaskLogs, { resourceMeta: meta("x") }), missingGo);
+      const client = flyte1Client(service.handle.port, "127.0.0.1", "grpc-go");
+      await assert.rejects(client.listAgents(), missingGo);
+      client.close();
+    } finally {
+      await service.close();
+    }
+  } finally {
+    if (saved === undefined) delete process.env["GRPC_GO_GOPATH"];
+    else process.env["GRPC_GO_GOPATH"] = saved;
+  }
+});
+
 class GreetConnector extends SyncConnector {
   readonly name = "Greeter";
   readonly taskTypeName = "greet";

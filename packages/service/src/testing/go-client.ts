@@ -55,19 +55,32 @@ export function goClientBinary(): string {
 
 /** A grpc-go channel to `host:port` in a Go process of its own; `call` runs calls on it concurrently. */
 export class GoChannel {
-  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #child: ChildProcessWithoutNullStreams | undefined;
   readonly #pending = new Map<number, { resolve: (result: RawResult) => void; reject: (error: Error) => void }>();
   #nextId = 1;
   #stderr = "";
   #exited: Error | undefined;
 
+  /**
+   * Without Go or grpc-go (see {@link goClientBinary}) the channel is still made, and every call fails with that
+   * error: a test that builds its client after starting the service then fails, rather than throwing before its
+   * cleanup is set up and leaving the service running.
+   */
   constructor(port: number, host = "127.0.0.1") {
-    this.#child = spawn(goClientBinary(), ["-serve"], { stdio: ["pipe", "pipe", "pipe"] });
-    this.#child.stdin.write(`${JSON.stringify({ target: `dns:///${host}:${port}` })}\n`);
-    this.#child.stderr.on("data", (chunk: Buffer) => {
+    let binary: string | undefined;
+    try {
+      binary = goClientBinary();
+    } catch (error) {
+      this.#exited = error as Error;
+    }
+    if (binary === undefined) return;
+    const child = spawn(binary, ["-serve"], { stdio: ["pipe", "pipe", "pipe"] });
+    this.#child = child;
+    child.stdin.write(`${JSON.stringify({ target: `dns:///${host}:${port}` })}\n`);
+    child.stderr.on("data", (chunk: Buffer) => {
       this.#stderr = (this.#stderr + chunk.toString()).slice(-4000);
     });
-    createInterface({ input: this.#child.stdout }).on("line", (line) => {
+    createInterface({ input: child.stdout }).on("line", (line) => {
       const answer = JSON.parse(line) as { id: number; result: RawResult };
       const pending = this.#pending.get(answer.id);
       this.#pending.delete(answer.id);
@@ -79,17 +92,19 @@ export class GoChannel {
       for (const pending of this.#pending.values()) pending.reject(error);
       this.#pending.clear();
     };
-    this.#child.on("error", (error) => fail(new Error(`the grpc-go test client failed: ${error.message}`, { cause: error })));
-    this.#child.on("exit", (code, signal) => fail(new Error(`the grpc-go test client exited (${code ?? signal}): ${this.#stderr}`)));
+    child.on("error", (error) => fail(new Error(`the grpc-go test client failed: ${error.message}`, { cause: error })));
+    child.on("exit", (code, signal) => fail(new Error(`the grpc-go test client exited (${code ?? signal}): ${this.#stderr}`)));
     // Stdin errors (EPIPE after an exit) surface through "exit" above.
-    this.#child.stdin.on("error", () => {});
+    child.stdin.on("error", () => {});
     this.#holdOpen();
   }
 
   /** Keeps the Node process alive only while calls are in flight, so a client never closed does not hang a test run. */
   #holdOpen(): void {
+    const child = this.#child;
+    if (!child) return;
     const busy = this.#pending.size > 0;
-    for (const handle of [this.#child, this.#child.stdout, this.#child.stderr, this.#child.stdin] as unknown as { ref(): void; unref(): void }[]) {
+    for (const handle of [child, child.stdout, child.stderr, child.stdin] as unknown as { ref(): void; unref(): void }[]) {
       if (busy) handle.ref();
       else handle.unref();
     }
@@ -100,7 +115,7 @@ export class GoChannel {
     const id = this.#nextId++;
     const { metadata, request, requests, ...rest } = spec;
     const result = new Promise<RawResult>((resolve, reject) => {
-      if (this.#exited) return reject(this.#exited);
+      if (this.#exited || !this.#child) return reject(this.#exited ?? new Error("the grpc-go test client is not running"));
       this.#pending.set(id, { resolve, reject });
       this.#holdOpen();
       const call = {
@@ -119,7 +134,7 @@ export class GoChannel {
     }));
     return {
       cancel: () => {
-        if (this.#pending.has(id)) this.#child.stdin.write(`${JSON.stringify({ id, cancel: true })}\n`);
+        if (this.#pending.has(id)) this.#child?.stdin.write(`${JSON.stringify({ id, cancel: true })}\n`);
       },
       result,
     };
@@ -127,7 +142,7 @@ export class GoChannel {
 
   /** Ends the Go process: calls still running are cancelled and answer CANCELLED. */
   close(): void {
-    this.#child.stdin.end();
+    this.#child?.stdin.end();
   }
 }
 
@@ -192,7 +207,8 @@ export function methodPath(method: { localName: string; parent: { typeName: stri
 
 /**
  * A TestClient whose unary, start and stream calls go through grpc-go to `port`; `health` and `raw` are a grpc-js
- * client of the same port. Throws (naming the missing package) when Go or grpc-go is not installed.
+ * client of the same port. Without Go or grpc-go every call fails with an error naming the missing package (so a
+ * test's own cleanup still runs: a throw here would skip it and leave its servers running).
  */
 export function goTestClient(port: number, host = "127.0.0.1"): TestClient {
   const channel = new GoChannel(port, host);
