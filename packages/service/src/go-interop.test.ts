@@ -7,7 +7,6 @@
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import net from "node:net";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectorRegistry, decodeOutputs, encodeInputs, types, variableMap } from "flyte-connectors";
 import {
@@ -25,6 +24,7 @@ import {
 import { TaskExecution_Phase } from "@flyte-connectors/flyteidl2/flyteidl2/core/execution_pb.js";
 import { startConnectorService, type ConnectorServiceHandle } from "./service.js";
 import { TestConnector, observed } from "./testing/fixture-connectors.js";
+import { frameSpy } from "./testing/frame-spy.js";
 import { testTransport } from "./testing/transport.js";
 import { buildGoClient } from "./testing/go-build.js";
 
@@ -94,68 +94,6 @@ function healthRequest(service: string): Uint8Array {
   return name.length === 0 ? new Uint8Array() : Uint8Array.from([0x0a, name.length, ...name]);
 }
 
-/** A TCP proxy that reads the HTTP/2 frames going through: PINGs (keepalive) and GOAWAYs in each direction. */
-function frameSpy(upstreamPort: number) {
-  const seen = { clientPings: 0, keepalivePings: [] as number[], serverPingAcks: 0, serverPings: 0, goaways: [] as { from: string; code: number; debug: string }[] };
-  const parser = (from: "client" | "server") => {
-    let buf = Buffer.alloc(0);
-    let preface = from === "client" ? 24 : 0;
-    return (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (preface > 0) {
-        const skip = Math.min(preface, buf.length);
-        buf = buf.subarray(skip);
-        preface -= skip;
-      }
-      while (buf.length >= 9) {
-        const length = buf.readUIntBE(0, 3);
-        if (buf.length < 9 + length) break;
-        const type = buf[3];
-        const flags = buf[4]!;
-        const payload = buf.subarray(9, 9 + length);
-        if (type === 0x6 && from === "client" && !(flags & 1)) {
-          seen.clientPings++;
-          // grpc-go's keepalive pings carry 8 zero bytes (its BDP-estimation pings carry a fixed non-zero payload).
-          if (payload.every((b) => b === 0)) seen.keepalivePings.push(Date.now() - started);
-        }
-        if (type === 0x6 && from === "server" && flags & 1) seen.serverPingAcks++;
-        if (type === 0x6 && from === "server" && !(flags & 1)) seen.serverPings++;
-        if (type === 0x7) seen.goaways.push({ from, code: payload.readUInt32BE(4), debug: payload.subarray(8).toString() });
-        buf = buf.subarray(9 + length);
-      }
-    };
-  };
-  const started = Date.now();
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((downstream) => {
-    const upstream = net.connect(upstreamPort, "127.0.0.1");
-    sockets.add(downstream).add(upstream);
-    const fromClient = parser("client");
-    const fromServer = parser("server");
-    downstream.on("data", (d: Buffer) => {
-      fromClient(d);
-      upstream.write(d);
-    });
-    upstream.on("data", (d: Buffer) => {
-      fromServer(d);
-      downstream.write(d);
-    });
-    const close = () => {
-      downstream.destroy();
-      upstream.destroy();
-    };
-    downstream.on("close", close).on("error", close);
-    upstream.on("close", close).on("error", close);
-  });
-  return {
-    seen,
-    listen: () => new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port))),
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
 
 const echoTypes = { n: types.int, s: types.string, f: types.float, b: types.boolean, l: types.list(types.string), m: types.map(types.int) };
 const echoValues = { n: 42, s: "héllo, grpc-go", f: 2.5, b: true, l: ["a", "b"], m: { x: 1, y: -2 } };
@@ -284,8 +222,8 @@ describe("connector service through the real grpc-go client", { concurrency: tru
   test("graceful shutdown: GOAWAY lets the call in flight finish, later calls fail UNAVAILABLE", async (t) => {
     if (!("binary" in built)) return void go(t, []);
     const other = await startConnectorService({ transport: testTransport(), port: 0, prometheusPort: 0, host: "127.0.0.1", discover: false, registry: new ConnectorRegistry().register(new TestConnector()), logLevel: "silent" });
-    const spy = frameSpy(other.port);
-    const port = await spy.listen();
+    const spy = await frameSpy(other.port);
+    const port = spy.port;
     try {
       const running = go(t, [
         { method: HEALTH_CHECK, request: healthRequest("") },
@@ -310,8 +248,7 @@ describe("connector service through the real grpc-go client", { concurrency: tru
   });
 
   test("a call longer than the keepalive time completes; pings are answered, no GOAWAY too_many_pings", async (t) => {
-    const spy = frameSpy(service?.port ?? 0);
-    const port = "binary" in built ? await spy.listen() : 0;
+    const spy = "binary" in built ? await frameSpy(service?.port ?? 0) : undefined;
     try {
       const run = await go(
         t,
@@ -319,10 +256,10 @@ describe("connector service through the real grpc-go client", { concurrency: tru
           { method: `${ASYNC}/GetTask`, request: bytes(GetTaskRequestSchema, { taskCategory: { name: "test", version: 0 }, resourceMeta: new TextEncoder().encode('{"id":"long","ms":12500}') }), timeoutMs: 30_000 },
           { method: HEALTH_CHECK, request: healthRequest("") },
         ],
-        port,
+        spy?.port ?? 0,
         10,
       );
-      if (!run) return;
+      if (!run || !spy) return;
       const [long, health] = run.results;
       assert.equal(long!.code, Code.OK, long!.message);
       assert.ok(long!.ms >= 12_000, `took ${long!.ms} ms`);
@@ -339,7 +276,7 @@ describe("connector service through the real grpc-go client", { concurrency: tru
       assert.deepEqual(states, ["CONNECTING", "READY"], `one connection, never dropped (${run.states.join(" → ")})`);
       assert.ok(!run.logs.some((l) => /too_many_pings|GoAway|ENHANCE_YOUR_CALM/i.test(l)), run.logs.join("\n"));
     } finally {
-      spy.close();
+      spy?.close();
     }
   });
 });

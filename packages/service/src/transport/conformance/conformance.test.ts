@@ -19,7 +19,8 @@ import type { TransportEvent, TransportKind, TransportServer } from "../types.js
 import { CLIENTS } from "./clients.js";
 import { Code, IN_CI, Matrix, codeName, payload, sleep, type Batch, type CallResult, type CallSpec, type Client, type ClientName } from "./harness.js";
 import { ECHO, ECHO_UPLOAD, HEALTH_CHECK, MISSING, Observations, SLOW, STREAM, conformanceMethods } from "./methods.js";
-import { PREFACE, connect, frameSpy, goawaysFrom, grpcFrame, grpcMessages, h2frame, healthProbe, rawRequest, requestHeaderBlock, socket } from "./raw.js";
+import { frameSpy } from "../../testing/frame-spy.js";
+import { PREFACE, connect, goawaysFrom, grpcFrame, grpcMessages, h2frame, healthProbe, rawRequest, requestHeaderBlock, socket } from "./raw.js";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..", "..", "..");
 const MiB = 1024 * 1024;
