@@ -580,6 +580,43 @@ describe("ConnectServer", () => {
   });
 });
 
+describe("ConnectServer: compressed requests", () => {
+  test("a gzip bomb inflates off the event loop: other work keeps running while it inflates", async () => {
+    const { ConnectServer } = await import("./connect.js");
+    const MiB = 1024 * 1024;
+    const server = new ConnectServer({ maxReceiveMessageBytes: 256 * MiB });
+    server.add({
+      path: "/t.T/Size",
+      kind: "unary",
+      decode: (bytes) => bytes,
+      encode: (message) => message as Uint8Array,
+      handler: (call) => call.respond(Buffer.from(String((call.request as Uint8Array).byteLength))),
+    });
+    const port = await server.listen(0, "127.0.0.1");
+    try {
+      const bomb = zlib.gzipSync(Buffer.alloc(256 * MiB), { level: 9 }); // ~256 KB on the wire
+      // The longest the event loop went without running this 5 ms timer while the request was in flight: inflating
+      // synchronously blocks it for the whole inflation; on zlib's thread pool only for small pieces.
+      let last = performance.now();
+      let longestGap = 0;
+      const ticker = setInterval(() => {
+        const now = performance.now();
+        longestGap = Math.max(longestGap, now - last);
+        last = now;
+      }, 5);
+      const t0 = performance.now();
+      const answer = await post(port, "/t.T/Size", bomb, { "content-type": "application/proto", "content-encoding": "gzip" });
+      const total = performance.now() - t0;
+      clearInterval(ticker);
+      assert.equal(answer.status, 200, answer.body.toString());
+      assert.equal(answer.body.toString(), String(256 * MiB));
+      assert.ok(longestGap < total / 2, `event loop blocked ${Math.round(longestGap)} ms of the ${Math.round(total)} ms the request took`);
+    } finally {
+      server.destroy();
+    }
+  });
+});
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = http.createServer();

@@ -9,6 +9,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
+import { promisify } from "node:util";
 import zlib from "node:zlib";
 import { fromJsonString, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
@@ -347,13 +348,19 @@ class ConnectCall implements ServerCall {
   /** @internal the request body arrived: decode it and run the handler. */
   start(body: Buffer): void {
     if (this.#state !== RECEIVING) return;
-    try {
-      this.request = this.#decode(body);
-    } catch (error) {
-      if (error instanceof CallError) this.fail(error.code, error.message);
-      else this.fail(Status.INVALID_ARGUMENT, `Failed to parse the request message: ${error instanceof Error ? error.message : String(error)}`);
-      return;
-    }
+    this.#decode(body).then(
+      (request) => this.#run(request),
+      (error: unknown) => {
+        if (error instanceof CallError) this.fail(error.code, error.message);
+        else this.fail(Status.INVALID_ARGUMENT, `Failed to parse the request message: ${error instanceof Error ? error.message : String(error)}`);
+      },
+    );
+  }
+
+  #run(request: unknown): void {
+    // The deadline may have passed or the client gone while a compressed body was inflating.
+    if (this.#state !== RECEIVING) return;
+    this.request = request;
     this.#state = HANDLING;
     try {
       this.method.handler(this);
@@ -392,13 +399,13 @@ class ConnectCall implements ServerCall {
     this.fail(code, message);
   }
 
-  #decode(body: Buffer): unknown {
+  async #decode(body: Buffer): Promise<unknown> {
     const max = this.#server.maxReceiveMessageBytes;
     let payload: Buffer;
     if (this.#wire.framing === "unary") {
       payload = body;
       const encoding = first(this.#req.headers["content-encoding"]);
-      if (encoding !== undefined && encoding !== "identity") payload = gunzip(payload, max);
+      if (encoding !== undefined && encoding !== "identity") payload = await gunzip(payload, max);
     } else {
       // One enveloped message (flags, length, bytes); for Connect streaming maybe an empty end-stream envelope.
       if (body.length < 5) throw new CallError(Status.INVALID_ARGUMENT, body.length === 0 ? "No request message received" : "Incomplete request message");
@@ -414,7 +421,7 @@ class ConnectCall implements ServerCall {
       if (flags & FLAG_COMPRESSED) {
         const encoding = first(this.#req.headers[this.#wire.framing === "stream" ? "connect-content-encoding" : "grpc-encoding"]);
         if (encoding === undefined || encoding === "identity") throw new CallError(Status.INVALID_ARGUMENT, "Compressed message without a message encoding");
-        payload = gunzip(payload, max);
+        payload = await gunzip(payload, max);
       } else if (flags !== 0) {
         throw new CallError(Status.INVALID_ARGUMENT, `Invalid message flags ${flags}`);
       }
@@ -526,9 +533,12 @@ function onDeadline(call: ConnectCall): void {
   call.deadline();
 }
 
-function gunzip(payload: Buffer, max: number): Buffer {
+const gunzipAsync = promisify(zlib.gunzip);
+
+/** Inflates on zlib's thread pool (never on the event loop: a compression bomb must not stall other calls). */
+async function gunzip(payload: Buffer, max: number): Promise<Buffer> {
   try {
-    return zlib.gunzipSync(payload, { maxOutputLength: max + 1 });
+    return await gunzipAsync(payload, { maxOutputLength: max + 1 });
   } catch (error) {
     if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") throw new CallError(Status.RESOURCE_EXHAUSTED, `Decompressed message larger than max (${max})`);
     throw new CallError(Status.INVALID_ARGUMENT, "Failed to decompress the request message (gzip)");
