@@ -15,6 +15,9 @@ import { fromJsonString, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Status, encodeGrpcMessage } from "./status.js";
 import type { CallProtocol, MetadataValue, MethodDefinition, OutgoingMetadata, ServerCall, TransportOptions, TransportServer } from "./types.js";
+import { runDoneCallbacks, untilEventOrDone } from "./call-done.js";
+
+const DRAIN_OR_CLOSE = ["drain", "close"] as const;
 
 /** Options of {@link ConnectServer}. */
 export interface ConnectServerOptions extends Pick<TransportOptions, "maxReceiveMessageBytes" | "tls" | "onHandlerError" | "onEvent"> {
@@ -301,18 +304,7 @@ class ConnectCall implements ServerCall {
     if (this.#state === DONE) return Promise.resolve();
     const res = this.#res;
     if (!res.writableNeedDrain) return new Promise((resolve) => setImmediate(resolve));
-    return new Promise((resolve) => {
-      const waiters = (this.#onDone ??= new Set());
-      const done = () => {
-        res.off("drain", done);
-        res.off("close", done);
-        waiters.delete(done);
-        resolve();
-      };
-      res.on("drain", done);
-      res.on("close", done);
-      waiters.add(done);
-    });
+    return untilEventOrDone((this.#onDone ??= new Set()), res, DRAIN_OR_CLOSE);
   }
 
   whenDone(callback: () => void): void {
@@ -516,16 +508,8 @@ class ConnectCall implements ServerCall {
       this.#timer = undefined;
     }
     const callbacks = this.#onDone;
-    if (callbacks) {
-      this.#onDone = undefined;
-      for (const callback of callbacks) {
-        try {
-          callback();
-        } catch (error) {
-          this.#server.handlerError(error, this.method.path);
-        }
-      }
-    }
+    this.#onDone = undefined;
+    runDoneCallbacks(callbacks, (error) => this.#server.handlerError(error, this.method.path));
   }
 }
 

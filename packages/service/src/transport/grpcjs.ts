@@ -25,6 +25,9 @@ import {
 } from "./server.js";
 import { Status } from "./status.js";
 import type { MetadataValue, MethodDefinition, OutgoingMetadata, ServerCall, TransportEvent, TransportOptions, TransportServer } from "./types.js";
+import { runDoneCallbacks, untilEventOrDone } from "./call-done.js";
+
+const DRAIN = ["drain"] as const;
 
 /**
  * After a call's deadline, how long the response may still sit unsent (a client that stopped reading) before its
@@ -144,17 +147,8 @@ class GrpcJsCall implements ServerCall {
 
   drained(): Promise<void> {
     if (this.#state === DONE) return Promise.resolve();
-    return new Promise((resolve) => {
-      const stream = this.#call as grpc.ServerWritableStream<Buffer, Buffer>;
-      const waiters = (this.#onDone ??= new Set());
-      const done = () => {
-        stream.off("drain", done);
-        waiters.delete(done);
-        resolve();
-      };
-      stream.once("drain", done);
-      waiters.add(done);
-    });
+    // No "close" here: grpc-js reports the end of a call through its own events, which finish the call.
+    return untilEventOrDone((this.#onDone ??= new Set()), this.#call as grpc.ServerWritableStream<Buffer, Buffer>, DRAIN);
   }
 
   whenDone(callback: () => void): void {
@@ -238,15 +232,8 @@ class GrpcJsCall implements ServerCall {
     this.#state = DONE;
     this.#server.calls.delete(this);
     const callbacks = this.#onDone;
-    if (!callbacks) return;
     this.#onDone = undefined;
-    for (const callback of callbacks) {
-      try {
-        callback();
-      } catch (error) {
-        this.#server.handlerError(error, this.method.path);
-      }
-    }
+    runDoneCallbacks(callbacks, (error) => this.#server.handlerError(error, this.method.path));
   }
 }
 

@@ -22,6 +22,9 @@ import type {
   TransportOptions,
   TransportServer,
 } from "./types.js";
+import { runDoneCallbacks, untilEventOrDone } from "./call-done.js";
+
+const DRAIN_OR_CLOSE = ["drain", "close"] as const;
 
 export type { MethodDefinition, ServerCall } from "./types.js";
 
@@ -278,19 +281,7 @@ class NativeCall implements ServerCall {
 
   drained(): Promise<void> {
     if (this.#state === DONE) return Promise.resolve();
-    return new Promise((resolve) => {
-      const stream = this.#stream;
-      const waiters = (this.#onDone ??= new Set());
-      const done = () => {
-        stream.off("drain", done);
-        stream.off("close", done);
-        waiters.delete(done);
-        resolve();
-      };
-      stream.on("drain", done);
-      stream.on("close", done);
-      waiters.add(done);
-    });
+    return untilEventOrDone((this.#onDone ??= new Set()), this.#stream, DRAIN_OR_CLOSE);
   }
 
   whenDone(callback: () => void): void {
@@ -377,16 +368,8 @@ class NativeCall implements ServerCall {
       this.#inflater = undefined;
     }
     const callbacks = this.#onDone;
-    if (callbacks) {
-      this.#onDone = undefined;
-      for (const callback of callbacks) {
-        try {
-          callback();
-        } catch (error) {
-          this.#ctx.onHandlerError?.(error, this.method.path);
-        }
-      }
-    }
+    this.#onDone = undefined;
+    runDoneCallbacks(callbacks, (error) => this.#ctx.onHandlerError?.(error, this.method.path));
   }
 
   #release(): void {
