@@ -6,13 +6,9 @@
 // Service (A records, one per ready pod; RFC 1035 messages through the dns-packet library).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { spawn } from "node:child_process";
 import dgram from "node:dgram";
 import { once } from "node:events";
-import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import dnsPacket from "dns-packet";
 import * as grpc from "@grpc/grpc-js";
 import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
@@ -20,6 +16,7 @@ import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/con
 import { Duration, encodeInputs, Phase, types, variableMap } from "flyte-connectors";
 import { serviceDefinition } from "./testing/grpc-definitions.js";
 import { testClient, type TestClient } from "./testing/client.js";
+import { buildGoClient } from "./testing/go-build.js";
 import { spawnService, type SpawnedService } from "./testing/spawn.js";
 
 interface Replica extends SpawnedService {
@@ -122,38 +119,6 @@ test("the backend's round_robin service config spreads calls over the replicas i
 
 // ---- grpc-go through DNS, as the backend dials ----
 
-const GO = process.env["GO"] ?? "go";
-/** grpc-go sources in GOPATH layout (Debian: golang-google-grpc-dev), as go-interop.test.ts uses them. */
-const GRPC_GOPATH = process.env["GRPC_GO_GOPATH"] ?? "/usr/share/gocode";
-const GO_CLIENT_DIR = fileURLToPath(new URL("../interop/client", import.meta.url));
-const GO_CACHE_DIR = fileURLToPath(new URL("../../../node_modules/.cache/flyte-go-interop", import.meta.url));
-
-/**
- * Builds (or finds cached) the grpc-go client of ../interop/client, with the same cache key as go-interop.test.ts
- * (source, Go version, grpc-go version), so the two tests share one binary. A reason to skip when Go is absent.
- */
-function goClient(): { binary: string } | { skip: string } {
-  const version = spawnSync(GO, ["version"], { encoding: "utf8" });
-  const grpcDir = join(GRPC_GOPATH, "src", "google.golang.org", "grpc");
-  if (version.error || version.status !== 0 || !existsSync(join(grpcDir, "dialoptions.go"))) {
-    return { skip: "go toolchain or grpc-go sources not installed (apt-get install golang-go golang-google-grpc-dev)" };
-  }
-  const grpcVersion = existsSync(join(grpcDir, "version.go")) ? readFileSync(join(grpcDir, "version.go"), "utf8") : "";
-  const key = createHash("sha256").update(readFileSync(join(GO_CLIENT_DIR, "main.go"))).update(version.stdout).update(grpcVersion).digest("hex").slice(0, 16);
-  const binary = join(GO_CACHE_DIR, `client-${key}`);
-  if (existsSync(binary)) return { binary };
-  mkdirSync(GO_CACHE_DIR, { recursive: true });
-  const tmp = `${binary}.${process.pid}.tmp`;
-  const built = spawnSync(GO, ["build", "-o", tmp, "."], {
-    cwd: GO_CLIENT_DIR,
-    encoding: "utf8",
-    env: { ...process.env, GO111MODULE: "off", GOPATH: GRPC_GOPATH, GOFLAGS: "", GOCACHE: process.env["GOCACHE"] ?? join(GO_CACHE_DIR, "go-build") },
-  });
-  if (built.status !== 0) throw new Error(`go build of the interop client failed: ${built.stderr}`);
-  renameSync(tmp, binary);
-  return { binary };
-}
-
 /** A UDP DNS server on 127.0.0.1 answering A queries for `name` with `addresses()`; NXDOMAIN for other names. */
 async function startDns(name: string, addresses: () => string[]): Promise<{ port: number; queries: string[]; close(): void }> {
   const socket = dgram.createSocket("udp4");
@@ -180,10 +145,13 @@ async function startDns(name: string, addresses: () => string[]): Promise<{ port
   return { port: socket.address().port, queries, close: () => socket.close() };
 }
 
-const goBinary = goClient();
+const goBuild = buildGoClient();
+const goMissing = "binary" in goBuild ? undefined : "missing" in goBuild ? goBuild.missing : goBuild.error;
+// A failed build is a defect anywhere; a missing toolchain only under CI=true (CI installs it, see .ci/run).
+if (goMissing && ("error" in goBuild || process.env["CI"] === "true")) test("the grpc-go client builds (Go and grpc-go installed)", () => assert.fail(goMissing));
 
-test("grpc-go with a dns:/// target and round_robin spreads calls over every address the name resolves to", { skip: "skip" in goBinary ? goBinary.skip : false }, async (t) => {
-  const binary = (goBinary as { binary: string }).binary;
+test("grpc-go with a dns:/// target and round_robin spreads calls over every address the name resolves to", { skip: goMissing ?? false }, async (t) => {
+  const binary = (goBuild as { binary: string }).binary;
   // Two "pods": the same port on two addresses, as a headless Service's A records give.
   const a = await startReplica("127.0.0.1");
   const b = await startReplica("127.0.0.2", a.port);
