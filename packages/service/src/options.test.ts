@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
 import net from "node:net";
 import os from "node:os";
@@ -13,18 +13,13 @@ import { ConnectorMetadataService } from "@flyte-connectors/flyteidl2/flyteidl2/
 import { startConnectorService } from "./service.js";
 import { testClient } from "./testing/client.js";
 import { testTransport } from "./testing/transport.js";
+import { selfSignedCertificate } from "./testing/tls.js";
 
 test("TLS with --tls-cert/--tls-key material", async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "fc-tls-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  try {
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
-  } catch {
-    t.skip("openssl not available");
-    return;
-  }
-  const cert = readFileSync(path.join(dir, "cert.pem"));
-  const service = await startConnectorService({ transport: testTransport(), port: 0, host: "127.0.0.1", prometheusPort: null, logLevel: "silent", discover: false, tls: { cert, key: readFileSync(path.join(dir, "key.pem")) } });
+  const material = selfSignedCertificate(t);
+  if (!material) return;
+  const { cert, key } = material;
+  const service = await startConnectorService({ transport: testTransport(), port: 0, host: "127.0.0.1", prometheusPort: null, logLevel: "silent", discover: false, tls: { cert, key: key } });
   const client = testClient(service.port, {}, grpc.credentials.createSsl(cert));
   try {
     const list = await client.unary(ConnectorMetadataService.method.listConnectors, {});

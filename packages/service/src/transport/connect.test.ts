@@ -20,6 +20,7 @@ import { startConnectorService, type ConnectorServiceHandle } from "../service.j
 import { TestConnector, observed } from "../testing/fixture-connectors.js";
 import { testClient, type TestClient } from "../testing/client.js";
 import { spawnService } from "../testing/spawn.js";
+import { selfSignedCertificate } from "../testing/tls.js";
 
 const A = AsyncConnectorService.method;
 const fixture = fileURLToPath(new URL("../testing/fixture-connectors.ts", import.meta.url));
@@ -515,21 +516,10 @@ describe("Connect port: health and drain", () => {
   });
 
   test("with TLS: Connect over HTTPS, HTTP/1.1 and HTTP/2 (ALPN), on the Connect port", async (t) => {
-    const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
-    const { execFileSync } = await import("node:child_process");
-    const os = await import("node:os");
-    const path = await import("node:path");
-    const dir = mkdtempSync(path.join(os.tmpdir(), "fc-connect-tls-"));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    try {
-      execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
-    } catch {
-      if (process.env.CI === "true") assert.fail("openssl is not installed");
-      t.skip("openssl not available");
-      return;
-    }
-    const cert = readFileSync(path.join(dir, "cert.pem"));
-    const service = await start({ tls: { cert, key: readFileSync(path.join(dir, "key.pem")) } });
+    const material = selfSignedCertificate(t);
+    if (!material) return;
+    const { cert, key } = material;
+    const service = await start({ tls: { cert, key: key } });
     try {
       for (const httpVersion of ["1.1", "2"] as const) {
         const transport = createConnectTransport({ baseUrl: `https://127.0.0.1:${service.connectPort}`, httpVersion, nodeOptions: { ca: cert } });

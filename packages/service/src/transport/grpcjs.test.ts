@@ -2,17 +2,14 @@
 // needs what a well-behaved client never does (a client that stops reading, a huge grpc-timeout, no message).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http2 from "node:http2";
 import net from "node:net";
-import os from "node:os";
-import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcJsServer } from "./grpcjs.js";
 import { createTransport } from "./index.js";
 import { Status } from "./status.js";
 import type { MethodDefinition, ServerCall, TransportEvent, TransportOptions } from "./types.js";
+import { selfSignedCertificate } from "../testing/tls.js";
 
 /** Messages are UTF-8 strings; a request starting with byte 0xFF does not decode; the answer "unencodable" does not encode. */
 const codec = {
@@ -418,17 +415,10 @@ test("grpc-js transport: bidi collects the requests until the half-close, or unt
 });
 
 test("grpc-js transport: TLS with the given certificate", async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "grpcjs-tls-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  try {
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
-  } catch {
-    if (process.env["CI"] === "true") assert.fail("openssl is needed for the TLS test");
-    t.skip("openssl not available");
-    return;
-  }
-  const cert = readFileSync(path.join(dir, "cert.pem"));
-  const server = createTransport("grpc-js", { maxReceiveMessageBytes: 1024, tls: { cert, key: readFileSync(path.join(dir, "key.pem")) } });
+  const material = selfSignedCertificate(t);
+  if (!material) return;
+  const { cert, key } = material;
+  const server = createTransport("grpc-js", { maxReceiveMessageBytes: 1024, tls: { cert, key: key } });
   server.add({ ...codec, path: "/t.S/Echo", kind: "unary", handler: (call) => call.respond(`tls ${String(call.request)}`) });
   const port = await server.listen(0, "127.0.0.1");
   const client = new grpc.Client(`localhost:${port}`, grpc.credentials.createSsl(cert));

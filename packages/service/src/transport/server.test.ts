@@ -6,10 +6,6 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { once } from "node:events";
 import v8 from "node:v8";
 import vm from "node:vm";
@@ -18,6 +14,7 @@ import * as grpc from "@grpc/grpc-js";
 import { GrpcServer, type NativeTransportOptions } from "./server.js";
 import { Status } from "./status.js";
 import type { MethodDefinition, ServerCall, TransportEvent } from "./types.js";
+import { selfSignedCertificate } from "../testing/tls.js";
 
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as () => void;
@@ -686,17 +683,10 @@ test("issue 10 #5: transport events: GOAWAY received, session errors, keepalive 
 });
 
 test("TLS: grpc-js calls over TLS; no TLS handshake, or TLS without the HTTP/2 preface, is closed after the handshake timeout", async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "native-tls-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  try {
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
-  } catch {
-    if (process.env["CI"] === "true") assert.fail("openssl is needed for the TLS test");
-    t.skip("openssl not available");
-    return;
-  }
-  const cert = readFileSync(path.join(dir, "cert.pem"));
-  const s = await start([], { tls: { cert, key: readFileSync(path.join(dir, "key.pem")) }, handshakeTimeoutMs: 300 });
+  const material = selfSignedCertificate(t);
+  if (!material) return;
+  const { cert, key } = material;
+  const s = await start([], { tls: { cert, key: key }, handshakeTimeoutMs: 300 });
   const client = new grpc.Client(`localhost:${s.port}`, grpc.credentials.createSsl(cert));
   t.after(() => {
     client.close();
