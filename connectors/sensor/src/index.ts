@@ -1,2 +1,10 @@
-// Public API of this package (work in progress).
-export {};
+// Public API of @flyte-connectors/sensor.
+export {
+  FileSensorConnector,
+  SensorMetadata,
+  SENSOR_TASK_TYPE,
+  FILE_SENSOR_MODULE,
+  FILE_SENSOR_NAME,
+  type FileSensorConnectorOptions,
+} from "./connector.js";
+export { FileSensorTask, type FileSensorTaskOptions } from "./task.js";
