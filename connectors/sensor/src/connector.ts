@@ -22,6 +22,9 @@ export const FILE_SENSOR_MODULE = "flytekit.sensor.file_sensor";
 /** `sensor_name` of flytekit's FileSensor (`type(self).__name__`). */
 export const FILE_SENSOR_NAME = "FileSensor";
 
+/** The deployment's default of {@link FileSensorConnectorOptions.allowedPrefixes}: comma-separated URI prefixes. */
+export const ALLOWED_PREFIXES_ENV = "FLYTE_SENSOR_ALLOWED_PREFIXES";
+
 /** Longest path accepted: a URI, not a document (the path is stored in the resource meta). */
 const MAX_PATH_LENGTH = 4096;
 
@@ -70,7 +73,8 @@ export interface FileSensorConnectorOptions {
   /**
    * URI prefixes tasks may watch (e.g. `["s3://landing/"]`): a sensor can tell whether any object the service's
    * credentials reach exists, so a shared deployment may narrow it. Compared textually after the scheme aliases
-   * (`s3a`, `gcs`, `abfss`) and plain paths are normalized. Default: any path (as flytekit).
+   * (`s3a`, `gcs`, `abfss`) and plain paths are normalized. Default: `FLYTE_SENSOR_ALLOWED_PREFIXES`
+   * (comma-separated), else any path (as flytekit).
    */
   allowedPrefixes?: readonly string[];
 }
@@ -95,7 +99,9 @@ export class FileSensorConnector extends AsyncConnector<SensorMetadata> {
     if (!(Number.isFinite(checkTimeout) && checkTimeout > 0)) throw new RangeError(`checkTimeout must be a positive number of milliseconds, got ${checkTimeout}`);
     this.#storage = options.storage;
     this.#checkTimeout = checkTimeout;
-    this.#allowedPrefixes = options.allowedPrefixes?.map(normalizeUri);
+    const fromEnv = process.env[ALLOWED_PREFIXES_ENV]?.split(",").map((prefix) => prefix.trim()).filter((prefix) => prefix !== "");
+    const prefixes = options.allowedPrefixes ?? (fromEnv?.length ? fromEnv : undefined);
+    this.#allowedPrefixes = prefixes?.map(normalizeUri);
   }
 
   async create({ custom, inputs, taskTemplate, storage }: CreateRequest): Promise<SensorMetadata> {
