@@ -88,6 +88,24 @@ export function emrCallError(operation: string, target: string, error: unknown, 
   if (error instanceof ConnectorError) return error;
   if (signal.aborted) return ConnectorError.fromAbort(signal, `EMR Serverless ${operation}`);
   const redactor = Redactor.for(secrets.filter((secret) => secret.length >= 4));
+  return classify(operation, target, redactedCopy(error, redactor), redactor);
+}
+
+/**
+ * `error` with the credentials removed from its message and stack (the service logs the cause of INTERNAL errors;
+ * a careless upstream may echo the request's credentials into its error message).
+ */
+function redactedCopy(error: unknown, redactor: Redactor): unknown {
+  if (!(error instanceof Error) || redactor.empty) return error;
+  const copy = Object.assign(new Error(redactor.redact(error.message)), {
+    name: error.name,
+    ...Object.fromEntries(["$fault", "$retryable", "$metadata", "code"].filter((key) => key in error).map((key) => [key, (error as unknown as Record<string, unknown>)[key]])),
+  });
+  copy.stack = redactor.redact(error.stack ?? "");
+  return copy;
+}
+
+function classify(operation: string, target: string, error: unknown, redactor: Redactor): ConnectorError {
   const prefix = `EMR Serverless ${operation} for ${target} failed`;
   const aws = awsError(error);
   if (aws) {
