@@ -138,6 +138,14 @@ describe("the service's storage (every scheme, local files allowed)", () => {
     });
   }
 
+  test("a missing bucket or container is \"not there yet\", not a failure", async () => {
+    for (const path of ["s3://no-such-bucket/k.csv", `abfs://nocontainer@${azurite.accountName}.dfs.core.windows.net/k.csv`, "gs://no-such-bucket/k.csv"]) {
+      const resource = await poll(service, await createSensor(service, path));
+      assert.equal(phaseName(resource.phase), "RUNNING", `${path}: ${resource.message}`);
+      assert.match(resource.message, /does not exist yet/);
+    }
+  });
+
   test("one HEAD per poll on the object itself (no listing), over one reused connection", async () => {
     const path = `s3://${s3.bucket}/big/prefix/_SUCCESS`;
     // A prefix holding many objects: a listing would show; a HEAD of the key does not care.
