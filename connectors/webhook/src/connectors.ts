@@ -1,5 +1,5 @@
-import type { Connector } from "flyte-connectors";
+import { WebhookConnector } from "./connector.js";
 
 // Default export: the connectors the service discovers in this package (package.json "flyteConnectors").
-const connectors: Connector[] = [];
+const connectors = [new WebhookConnector()];
 export default connectors;
