@@ -28,6 +28,17 @@ export interface AwsClientOptions {
 interface SendingClient {
   send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
   destroy(): void;
+  config: { credentials?: () => Promise<{ secretAccessKey?: string; sessionToken?: string }> };
+}
+
+/** The secret parts of the credentials a client signs with (resolved as the SDK resolves them, cached by it). */
+async function secretsOf(client: SendingClient): Promise<string[]> {
+  try {
+    const identity = await client.config.credentials?.();
+    return [identity?.secretAccessKey ?? "", identity?.sessionToken ?? ""].filter((s) => s.length > 0);
+  } catch {
+    return []; // no credentials: the call itself fails and says so
+  }
 }
 
 /** Static credentials from the call's secrets, when the task references all needed ones. */
@@ -55,8 +66,8 @@ export class AwsClients {
   }
 
   /**
-   * Runs `use` with a client of `service` in `region`, and a redactor of the task's credential secrets (for
-   * messages). Task secrets (`aws_access_key_id`, …) win over the connector's credentials.
+   * Runs `use` with a client of `service` in `region`, and a redactor of the credentials' secret parts (for
+   * messages: an AWS error text could quote them). Task secrets (`aws_access_key_id`, …) win over the connector's credentials.
    */
   async with<T>(service: AwsService, region: string, secrets: Readonly<Record<string, string>>, use: (client: SendingClient, redactor: Redactor) => Promise<T>): Promise<T> {
     const own = credentialsFromSecrets(secrets);
@@ -75,7 +86,7 @@ export class AwsClients {
       client = this.#create(service, region, this.#options.credentials);
       this.#cache.set(key, client);
     }
-    return use(client, redactor);
+    return use(client, Redactor.for(await secretsOf(client)));
   }
 
   #create(service: AwsService, region: string, credentials: AwsClientOptions["credentials"]): SendingClient {

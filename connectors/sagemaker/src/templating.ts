@@ -194,7 +194,10 @@ function replacePlaceholder(service: string, text: string, placeholder: string, 
   return text.split(marker).join(token);
 }
 
-const PLACEHOLDER = /\{([^}]+)\}/g;
+// flytekit matches `\{([^}]+)\}` and fails on any match with a dot that is not a reference, so a JSON text such as
+// `{"x": {inputs.x}}` cannot be templated there. Matching only references finds the same placeholders wherever
+// flytekit succeeds, and lets JSON texts hold placeholders.
+const PLACEHOLDER = /\{([A-Za-z_][\w-]*(?:\.[\w-]+)+|idempotence_token)\}/g;
 
 /** flytekit's `format_dict`, without changing its argument. */
 export function formatConfig(service: string, value: PyValue, args: Readonly<Record<string, PyValue>>, token: string | undefined, where = "config"): PyValue {
