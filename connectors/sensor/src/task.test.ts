@@ -4,8 +4,11 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ConnectorRegistry, Phase, runTask, TaskFailedError } from "flyte-connectors";
+import { ConnectorRegistry, ObjectStore, Phase, runTask, TaskFailedError } from "flyte-connectors";
+import { isolateFromCloud, startSilentServer } from "flyte-connectors/testing/storage";
 import { FileSensorConnector, FileSensorTask } from "./index.js";
+
+isolateFromCloud();
 
 let dir: string;
 const registry = new ConnectorRegistry().register(new FileSensorConnector());
@@ -79,4 +82,24 @@ test("allowedPrefixes default: FLYTE_SENSOR_ALLOWED_PREFIXES (comma-separated), 
   const sensor = new FileSensorTask({ name: "env" });
   assert.deepEqual(await runTask(sensor, { path: join(dir, "env-allowed", "ok") }, { registry: env, pollInterval: 50, quiet: true }), {});
   await assert.rejects(runTask(sensor, { path: join(dir, "secret") }, { registry: env, pollInterval: 50, quiet: true }), /outside the prefixes this connector may watch \(s3:\/\/landing\/, file:\/\//);
+});
+
+test("a store that does not answer: each poll ends after checkTimeout as RUNNING, and the timeout still ends the task", async () => {
+  const silent = await startSilentServer();
+  try {
+    const storage = new ObjectStore({ s3: { endpoint: silent.endpoint, accessKeyId: "k", secretAccessKey: "s", addressingStyle: "path" }, retries: 0 });
+    const patient = new ConnectorRegistry().register(new FileSensorConnector({ checkTimeout: 150 }));
+    const started = performance.now();
+    await assert.rejects(runTask(new FileSensorTask({ name: "silent", timeout: 0.6 }), { path: "s3://bucket/k" }, { registry: patient, storage, pollInterval: 20, quiet: true }), (error: unknown) => {
+      assert.ok(error instanceof TaskFailedError);
+      assert.equal(error.phase, Phase.FAILED);
+      assert.equal(error.reason, "FileSensor timed out after 0.6 s (the task's timeout): cannot check s3://bucket/k right now (the store did not answer within 0.15 s); checking again at the next poll.");
+      return true;
+    });
+    const elapsed = performance.now() - started;
+    assert.ok(silent.requests() >= 2, `several polls reached the store (${silent.requests()})`);
+    assert.ok(elapsed < 5000, `no poll waited for the store beyond checkTimeout (${Math.round(elapsed)} ms)`);
+  } finally {
+    await silent.close();
+  }
 });
