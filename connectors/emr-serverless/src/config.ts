@@ -24,6 +24,7 @@ export interface HiveJobDriver {
 /** A parsed and checked task config. */
 export interface EmrServerlessConfig {
   executionRoleArn: string;
+  /** An application id, or the name of an application (see {@link isApplicationId}). */
   applicationId: string;
   region: string | undefined;
   applicationType: "SPARK" | "HIVE";
@@ -50,6 +51,8 @@ const PYTHONIC_SPARK_DEFAULTS = [
 
 // EMR Serverless application ids are lower-case letters and digits (e.g. "00fm0lpr3kbcq60p").
 const APPLICATION_ID = /^[0-9a-z]{1,64}$/;
+// Application names as EMR Serverless allows them (CreateApplication `name`).
+const APPLICATION_NAME = /^[A-Za-z0-9._/#-]{1,64}$/;
 // A region becomes part of a host name (the endpoint, the console link): only a plain region name may.
 const REGION = /^[a-z]{2}(-[a-z0-9]+){1,4}$/;
 
@@ -127,8 +130,9 @@ export function parseConfig(custom: JsonObject): EmrServerlessConfig {
       ? invalid("application_id", `is required: this connector runs jobs on existing applications and does not create one (application_name ${show(name)}).`)
       : invalid("application_id", "is required (the id of an existing EMR Serverless application, e.g. \"00fm0lpr3kbcq60p\").");
   }
-  if (!isApplicationId(applicationId)) {
-    throw invalid("application_id", `must be an application id (lower-case letters and digits, e.g. "00fm0lpr3kbcq60p"), got ${show(applicationId)}; application names are not looked up.`);
+  // As flytekit's connector: what is not an id is the name of an existing application, looked up at create.
+  if (!isApplicationId(applicationId) && !APPLICATION_NAME.test(applicationId)) {
+    throw invalid("application_id", `must be an application id (lower-case letters and digits, e.g. "00fm0lpr3kbcq60p") or an application's name, got ${show(applicationId)}.`);
   }
 
   const region = optionalString(custom, "region");

@@ -5,6 +5,7 @@ import {
   GetDashboardForJobRunCommand,
   GetJobRunCommand,
   StartJobRunCommand,
+  paginateListApplications,
   type EMRServerlessClientConfig,
   type StartJobRunRequest,
 } from "@aws-sdk/client-emr-serverless";
@@ -95,7 +96,11 @@ export class EmrServerlessConnector extends AsyncConnector<EmrServerlessJobMetad
 
   async create(request: CreateRequest): Promise<EmrServerlessJobMetadata> {
     const { custom, taskTemplate, signal } = request;
-    const config = parseConfig(custom);
+    const parsed = parseConfig(custom);
+    const client = this.#client(parsed.region);
+    const region = await this.#region(client, parsed.region, signal);
+    const applicationId = isApplicationId(parsed.applicationId) ? parsed.applicationId : await this.#applicationNamed(client, parsed.applicationId, region, signal);
+    const config = { ...parsed, applicationId };
     const container = taskTemplate.target.case === "container" ? taskTemplate.target.value : undefined;
     const input = startJobRunRequest(config, {
       containerArgs: container?.args ?? [],
@@ -105,11 +110,9 @@ export class EmrServerlessConnector extends AsyncConnector<EmrServerlessJobMetad
       clientToken: attemptToken(request) ?? `flyte-${randomUUID()}`,
       taskExecutionMetadata: request.taskExecutionMetadata,
     });
-    const client = this.#client(config.region);
-    const region = await this.#region(client, config.region, signal);
     const jobRunId = await this.#startJobRun(client, input, signal);
     return new EmrServerlessJobMetadata({
-      application_id: config.applicationId,
+      application_id: applicationId,
       job_run_id: jobRunId,
       region,
       created_application: false,
@@ -206,6 +209,19 @@ export class EmrServerlessConnector extends AsyncConnector<EmrServerlessJobMetad
 
   async #submitPending(client: EMRServerlessClient, meta: EmrServerlessJobMetadata, signal: AbortSignal): Promise<string> {
     return this.#startJobRun(client, pendingJobRunRequest(meta.application_id, meta.pending_job_request!), signal);
+  }
+
+  /** The id of the usable (created, started or stopped) application named `name`, as flytekit's connector finds it. */
+  async #applicationNamed(client: EMRServerlessClient, name: string, region: string, signal: AbortSignal): Promise<string> {
+    try {
+      for await (const page of paginateListApplications({ client, pageSize: 50 }, { states: ["CREATED", "STARTED", "STOPPED"] }, { abortSignal: signal })) {
+        const match = page.applications?.find((application) => application.name === name && application.id && isApplicationId(application.id));
+        if (match) return match.id!;
+      }
+    } catch (error) {
+      throw await this.#error("ListApplications", `application name ${JSON.stringify(name)}`, error, client, signal);
+    }
+    throw new ConnectorError("NOT_FOUND", `custom.application_id ${JSON.stringify(name)} is neither an application id nor the name of a created, started or stopped EMR Serverless application in ${region}.`);
   }
 
   /** A pre-signed Spark UI URL, or undefined when EMR gives none (no permission, not available yet): a link is optional. */

@@ -17,6 +17,7 @@ import { EmrServerlessConnector, EmrServerlessTask, type EmrServerlessConnectorO
 
 const APP = "00fapp0000000001";
 const DENIED_APP = "00fdenied0000001";
+const NAMED_APP = "00fnamed00000001";
 const REGION = "us-west-2";
 const ROLE = "arn:aws:iam::123456789012:role/EMRServerlessJobRole";
 const CREDENTIALS = { accessKeyId: "AKIAFAKETESTKEY00001", secretAccessKey: "fakeSecret/Key+0123456789abcdefGHIJ", sessionToken: "FAKE-session-token-0123456789abcdef" };
@@ -29,7 +30,15 @@ const logLines: string[] = [];
 const logger = pino({ level: "trace" }, new Writable({ write: (chunk, _encoding, done) => (logLines.push(String(chunk)), done()) }));
 
 before(async () => {
-  fake = await FakeEmrServerless.start({ accessKeyId: CREDENTIALS.accessKeyId, region: REGION, applications: [APP, DENIED_APP], denied: [DENIED_APP] });
+  // Enough applications for two ListApplications pages; "etl-app" is on the second, a terminated namesake on the first.
+  const others = Array.from({ length: 55 }, (_, i) => `00fother${String(i).padStart(8, "0")}`);
+  fake = await FakeEmrServerless.start({
+    accessKeyId: CREDENTIALS.accessKeyId,
+    region: REGION,
+    applications: [APP, DENIED_APP, ...others, NAMED_APP],
+    denied: [DENIED_APP],
+    described: { [NAMED_APP]: { name: "etl-app", state: "STOPPED" }, [others[0]!]: { name: "etl-app", state: "TERMINATED" } },
+  });
 });
 after(() => fake.close());
 beforeEach(() => fake.clearFaults());
@@ -184,6 +193,14 @@ describe("EMR Serverless connector through the gRPC service", () => {
     const next = await createTask({}, "run-retry", 1);
     assert.notDeepEqual(next, first);
     assert.equal(fake.runs.size, runs + 1);
+  });
+
+  test("an application named instead of identified is looked up (created, started or stopped ones), as flytekit's connector does", async () => {
+    const meta = await createTask({ application_id: "etl-app" }, "by-name");
+    assert.match(decoder.decode(meta), new RegExp(`"application_id": "${NAMED_APP}"`));
+    assert.equal(runOf(meta).applicationId, NAMED_APP);
+    assert.equal(fake.requests.filter((r) => r.operation === "ListApplications").length >= 2, true, "both pages read");
+    await rejects(createTask({ application_id: "no-such-app" }, "by-name-2"), "NOT_FOUND", /custom\.application_id "no-such-app" is neither an application id nor the name of a created, started or stopped EMR Serverless application in us-west-2/);
   });
 
   test("bad configs are INVALID_ARGUMENT naming the problem: the connector's checks and EMR's ValidationException", async () => {

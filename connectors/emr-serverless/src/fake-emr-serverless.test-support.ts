@@ -9,6 +9,8 @@
  *   createdAt, updatedAt, executionRole, state, stateDetails, releaseLabel, jobDriver, name, tags, …}}.
  * - DELETE /applications/{applicationId}/jobruns/{jobRunId} → {applicationId, jobRunId}.
  * - GET /applications/{applicationId}/jobruns/{jobRunId}/dashboard → {url}.
+ * - GET /applications?states=…&maxResults=…&nextToken=… → {applications: [{id, name, arn, releaseLabel, type, state,
+ *   createdAt, updatedAt}], nextToken} (pages of `maxResults`).
  * - Errors: the HTTP status, header `x-amzn-errortype: <Code>:<namespace>` and body `{"message": "…"}`
  *   (ValidationException 400, AccessDeniedException 403, ResourceNotFoundException 404, ConflictException 409,
  *   ThrottlingException 429, InternalServerException 500). A bad access key is 403 UnrecognizedClientException.
@@ -26,7 +28,7 @@ import type { AddressInfo } from "node:net";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export type Operation = "StartJobRun" | "GetJobRun" | "CancelJobRun" | "GetDashboardForJobRun";
+export type Operation = "StartJobRun" | "GetJobRun" | "CancelJobRun" | "GetDashboardForJobRun" | "ListApplications";
 
 export interface RecordedRequest {
   operation: Operation | "unknown";
@@ -73,6 +75,8 @@ export interface FakeOptions {
   applications: readonly string[];
   /** Applications the caller may not use (AccessDeniedException). Default: none. */
   denied?: readonly string[];
+  /** Names and states of applications (id → {name, state}); an application not listed is STARTED and nameless. */
+  described?: Readonly<Record<string, { name: string; state: string }>>;
 }
 
 export class FakeEmrServerless {
@@ -131,6 +135,7 @@ export class FakeEmrServerless {
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
     const method = request.method ?? "";
     let operation: Operation | "unknown" = "unknown";
+    if (parts.length === 1 && parts[0] === "applications" && method === "GET") operation = "ListApplications";
     if (parts[0] === "applications" && parts[2] === "jobruns") {
       if (parts.length === 3 && method === "POST") operation = "StartJobRun";
       else if (parts.length === 4 && method === "GET") operation = "GetJobRun";
@@ -156,6 +161,7 @@ export class FakeEmrServerless {
     if (!credential) return this.#error(response, 403, "MissingAuthenticationTokenException", "Missing Authentication Token");
     if (credential[1] !== this.#options.accessKeyId) return this.#error(response, 403, "UnrecognizedClientException", "The security token included in the request is invalid.");
     if (operation === "unknown") return this.#error(response, 404, "UnknownOperationException", `No operation for ${method} ${url.pathname}`);
+    if (operation === "ListApplications") return this.#list(response, url.searchParams);
 
     const applicationId = parts[1]!;
     if (!this.#options.applications.includes(applicationId)) return this.#error(response, 404, "ResourceNotFoundException", `Application ${applicationId} does not exist`);
@@ -213,6 +219,27 @@ export class FakeEmrServerless {
     this.runs.set(jobRunId, { applicationId, jobRunId, request: body, state: "SUBMITTED", stateDetails: "", polls: 0, cancels: 0 });
     this.#tokens.set(`${applicationId}/${token as string}`, jobRunId);
     this.#send(response, 200, { applicationId, jobRunId, arn: this.#arn(applicationId, jobRunId) });
+  }
+
+  #list(response: ServerResponse, query: URLSearchParams): void {
+    const states = query.getAll("states");
+    const pageSize = Number(query.get("maxResults") ?? 50);
+    const start = Number(query.get("nextToken") ?? 0);
+    const now = Math.floor(Date.now() / 1000);
+    const all = this.#options.applications
+      .map((id) => ({ id, ...(this.#options.described?.[id] ?? { name: undefined, state: "STARTED" }) }))
+      .filter((application) => states.length === 0 || states.includes(application.state));
+    const page = all.slice(start, start + pageSize).map(({ id, name, state }) => ({
+      id,
+      ...(name ? { name } : {}),
+      arn: `arn:aws:emr-serverless:${this.#options.region}:123456789012:/applications/${id}`,
+      releaseLabel: "emr-7.0.0",
+      type: "Spark",
+      state,
+      createdAt: now - 3600,
+      updatedAt: now,
+    }));
+    this.#send(response, 200, { applications: page, ...(start + pageSize < all.length ? { nextToken: String(start + pageSize) } : {}) });
   }
 
   #advance(run: FakeJobRun): void {
