@@ -30,6 +30,7 @@ before(async () => {
     for await (const chunk of request) body += String(chunk);
     seen.push({ method: request.method ?? "", url: request.url ?? "", authorization: request.headers.authorization, body });
     if (request.url === "/fail") return response.writeHead(500).end("Internal Server Error");
+    if (request.url === "/echo-auth") return response.writeHead(200).end(`you sent ${request.headers.authorization}`);
     response.writeHead(200, { "content-type": "text/plain" }).end("Hello");
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -136,6 +137,14 @@ test("CreateTask/GetTask too, with flytekit's POST (invoke-slack) template and a
   assert.deepEqual(info, { status_code: 200, response_data: "Hello", input_data: { text: "Hello world", attempt: 1 }, url: `${base}/services/test/test/test` });
   assert.deepEqual(seen, [{ method: "POST", url: "/services/test/test/test", authorization: `Bearer ${TOKEN}`, body: '{"text":"Hello world","attempt":1.0}' }]);
   assert.ok(!new TextDecoder().decode(resourceMeta).includes(TOKEN), "the stored result holds no secret");
+
+  // A server that echoes the header: the deployment secret (which the call does not carry) is redacted too.
+  const echo = flytekitTemplate("echo", { url: `${base}/echo-auth`, method: "POST", headers: { Authorization: "Bearer {secrets.slack_token}" }, data: {}, show_data: false, show_url: false, timeout_sec: 10 }, {});
+  const answers = await client.executeTaskSync({ template: echo, outputPrefix: "s3://b/out/4" });
+  const header = answers[0]!.res.case === "header" ? answers[0]!.res.value : undefined;
+  const echoed = await decodeOutputs(flyte2Outputs(header?.resource?.outputs), WEBHOOK_OUTPUTS);
+  assert.equal((echoed.info as WebhookInfo).response_data, "you sent Bearer *****");
+  assert.equal(seen.at(-1)?.authorization, `Bearer ${TOKEN}`);
 });
 
 test("a non-2xx answer is a FAILED task with flytekit's message; an unlisted deployment secret is never read", async () => {

@@ -173,6 +173,31 @@ describe("webhook connector through the gRPC service", () => {
     assert.equal(seen.filter((r) => r.url.startsWith("/echo")).length, 0, "the redirect was not followed");
   });
 
+  test("PUT sends the JSON body; a connection that cannot be made is RETRYABLE_FAILED (nothing reached a server)", async () => {
+    const put = await call(webhook({ method: "PUT", data: { n: "{inputs.count}" } }));
+    assert.equal(put.phase, Phase.SUCCEEDED);
+    assert.deepEqual([seen[0]!.method, seen[0]!.body], ["PUT", '{"n":3}']);
+    // A port nobody listens on (listed, so the policy lets it through).
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const dead = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const direct = new WebhookConnector({ allowedOrigins: [dead] });
+    const template = webhook({ url: `${dead}/hook` }).toTaskTemplate();
+    const resource = await direct.do({
+      taskTemplate: template,
+      custom: template.custom ?? {},
+      inputs: values,
+      outputPrefix: "s3://b/dead/1",
+      taskExecutionMetadata: undefined,
+      secrets: { hook_token: TOKEN },
+      configs: {},
+      signal: AbortSignal.timeout(5000),
+    });
+    assert.equal(resource.phase, Phase.RETRYABLE_FAILED);
+    assert.equal(resource.message, `Webhook request to ${dead} failed: connection failed (ECONNREFUSED).`);
+  });
+
   test("timeout_sec: a server that does not answer in time fails the task with a clear message", async () => {
     const started = Date.now();
     const resource = await call(webhook({ url: `${base}/slow`, timeout: 0.3 }));
