@@ -87,7 +87,7 @@ export function pythonView(value: unknown, type: LiteralType | undefined): unkno
   if (t?.case === "mapValueType" && isPlainObject(value)) return mapValues(value, (v) => pythonView(v, t.value));
   if (value instanceof Float64) return value;
   if (value instanceof FlyteFile || value instanceof FlyteDir || value instanceof DataFrame) return value.uri;
-  if (value instanceof Date) return pythonIsoformat(value, value instanceof FlyteDatetime ? value.nanos : (value.getTime() % 1000) * 1e6);
+  if (value instanceof Date) return pythonIsoformat(value, value instanceof FlyteDatetime ? value.nanos : (((value.getTime() % 1000) + 1000) % 1000) * 1e6);
   if (value instanceof Duration) return new Float64(durationSeconds(value));
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
   if (typeof value === "number") return Number.isInteger(value) ? value : new Float64(value);
@@ -129,11 +129,10 @@ function resolve(reference: Reference, scope: TemplateScope, where: Where): unkn
     return secret;
   }
   if (!Object.hasOwn(scope.inputs, reference.name)) invalid(where, `references {inputs.${reference.name}}, but the call has no input "${reference.name}".`);
-  let value = pythonView(scope.inputs[reference.name], scope.inputTypes.get(reference.name));
-  if (reference.path.length > 0 && typeof value === "string" && scope.inputTypes.get(reference.name)?.type.case === "simple") {
-    // A dict input is its JSON text in flytekit, which cannot look into it; here its fields can be named.
-    value = pythonView(scope.inputs[reference.name], undefined);
-  }
+  const type = scope.inputTypes.get(reference.name);
+  const isStruct = type?.type.case === "simple" && type.type.value === SimpleType.STRUCT;
+  // A dict input is its JSON text in flytekit, which cannot look into it; here its fields can be named.
+  let value = pythonView(scope.inputs[reference.name], isStruct && reference.path.length > 0 ? undefined : type);
   const seen: string[] = [`inputs.${reference.name}`];
   for (const key of reference.path) {
     seen.push(key);
