@@ -236,8 +236,20 @@ describe("EMR Serverless connector through the gRPC service", () => {
     assert.match(during.message, /Status temporarily unavailable \(EMR Serverless GetJobRun for job run \w+ of application 00fapp0000000001 failed: ServiceUnavailableException/);
     assert.equal((await get(meta)).phase, Phase.QUEUED, "polling goes on after the outage");
 
-    fake.fail("StartJobRun", 429, "ThrottlingException", "Rate exceeded", 3);
-    await rejects(createTask({}, "run-throttled-out"), "UNAVAILABLE", /^EMR Serverless StartJobRun for application 00fapp0000000001 failed: ThrottlingException: Rate exceeded \(still failing after the AWS SDK's retries\)/);
+    // Persistent throttling (with maxAttempts 2, to keep the SDK's throttling back-off short).
+    const impatient = await serveForTest([connector({ maxAttempts: 2 })]);
+    try {
+      fake.fail("StartJobRun", 429, "ThrottlingException", "Rate exceeded", 2);
+      const sent = fake.count("StartJobRun");
+      await rejects(
+        impatient.client.unary(A.createTask, createRequest({}, "run-throttled-out")),
+        "UNAVAILABLE",
+        /^EMR Serverless StartJobRun for application 00fapp0000000001 failed: ThrottlingException: Rate exceeded \(still failing after the AWS SDK's retries\)/,
+      );
+      assert.equal(fake.count("StartJobRun"), sent + 2);
+    } finally {
+      await impatient.close();
+    }
     fake.fail("CancelJobRun", 500, "InternalServerException", "Internal error", 3);
     await rejects(del(meta), "UNAVAILABLE", /CancelJobRun for job run \w+ of application 00fapp0000000001 failed: InternalServerException/);
   });
@@ -255,6 +267,41 @@ describe("EMR Serverless connector through the gRPC service", () => {
       });
     } finally {
       await other.close();
+    }
+  });
+
+  test("no credentials, or no region, is FAILED_PRECONDITION saying what is missing", async () => {
+    const noCredentials = async () => {
+      throw Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" });
+    };
+    const saved = { region: process.env["AWS_REGION"], defaultRegion: process.env["AWS_DEFAULT_REGION"], config: process.env["AWS_CONFIG_FILE"], profile: process.env["AWS_PROFILE"] };
+    delete process.env["AWS_REGION"];
+    delete process.env["AWS_DEFAULT_REGION"];
+    delete process.env["AWS_PROFILE"];
+    process.env["AWS_CONFIG_FILE"] = "/nonexistent/aws-config";
+    const other = await serveForTest([connector({ credentials: noCredentials })]);
+    const regionless = await serveForTest([new EmrServerlessConnector({ endpoint: fake.endpoint, credentials: CREDENTIALS })]);
+    try {
+      await assert.rejects(other.client.unary(A.createTask, createRequest({}, "no-credentials")), (error: { code: number; details: string }) => {
+        assert.equal(error.code, GRPC["FAILED_PRECONDITION"], error.details);
+        assert.match(error.details, /StartJobRun for application 00fapp0000000001 failed: the connector found no AWS credentials/);
+        return true;
+      });
+      await assert.rejects(regionless.client.unary(A.createTask, createRequest({}, "no-region")), (error: { code: number; details: string }) => {
+        assert.equal(error.code, GRPC["FAILED_PRECONDITION"], error.details);
+        assert.match(error.details, /no AWS region: set custom\.region on the task, or AWS_REGION for the connector/);
+        return true;
+      });
+      // The task's region is enough.
+      const { resourceMeta } = await regionless.client.unary(A.createTask, createRequest({ region: "eu-west-1" }, "task-region"));
+      assert.match(decoder.decode(resourceMeta), /"region": "eu-west-1"/);
+    } finally {
+      await other.close();
+      await regionless.close();
+      for (const [key, name] of [["region", "AWS_REGION"], ["defaultRegion", "AWS_DEFAULT_REGION"], ["config", "AWS_CONFIG_FILE"], ["profile", "AWS_PROFILE"]] as const) {
+        if (saved[key] === undefined) delete process.env[name];
+        else process.env[name] = saved[key];
+      }
     }
   });
 
