@@ -6,7 +6,7 @@ import { Writable } from "node:stream";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { pino } from "pino";
 import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
-import { decodeOutputs, encodeInputs, Phase, types, type ConnectorTask, type TypeSpecs } from "flyte-connectors";
+import { ConnectorRegistry, decodeOutputs, encodeInputs, Phase, runTask, types, type ConnectorTask, type TypeSpecs } from "flyte-connectors";
 import { serveForTest, type TestService } from "@flyte-connectors/service/testing";
 import {
   BotoConnector,
@@ -361,4 +361,19 @@ describe("AWS errors", () => {
     const halfDetails = await rejectsWith(create(model, {}, { aws_access_key_id: taskKey }), STATUS.FAILED_PRECONDITION);
     assert.match(halfDetails, /need both aws_access_key_id and aws_secret_access_key/);
   });
+});
+
+test("runTask (local run): the deployment chain and a prediction, in process", async () => {
+  fake.creatingPolls = 1;
+  const aws = { endpoints: { sagemaker: fake.url, "sagemaker-runtime": fake.url }, credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET } };
+  const registry = new ConnectorRegistry().register(new SageMakerEndpointConnector(aws)).register(new BotoConnector(aws));
+  const { model, endpointConfig, endpoint } = deployment("local");
+  const m = await runTask(model, { model_path: "s3://models/xgb/model.tar.gz" }, { registry });
+  const c = await runTask(endpointConfig, { idempotence_token: m.idempotence_token }, { registry });
+  const { result } = await runTask(endpoint, { idempotence_token: c.idempotence_token }, { registry, pollInterval: 10 });
+  const name = String(result["EndpointArn"]).split("/")[1]!;
+  assert.match(name, /^xgb-local-[0-9a-f]{16}$/);
+  const predict = new BotoTask({ name: "predict", service: "sagemaker-runtime", method: "invoke_endpoint", config: { EndpointName: name, Body: { rows: [[1, 2]] } }, region: REGION });
+  const reply = await runTask(predict, {}, { registry });
+  assert.equal(JSON.parse(String(reply.result["Body"]))["received"], '{"rows":[[1,2]]}', "a dict Body is sent as its JSON");
 });
