@@ -143,7 +143,8 @@ export class EmrServerlessConnector extends AsyncConnector<EmrServerlessJobMetad
         const { phase, message } = jobRunPhase(jobRunId, state, jobRun?.stateDetails);
         const logLinks: TaskLogInit[] = [{ name: "EMR Serverless Console", uri: consoleUrl(region, applicationId, jobRunId) }];
         const dashboard = state && DASHBOARD_STATES.has(state) ? await this.#dashboardUrl(client, applicationId, jobRunId, pollSignal) : undefined;
-        if (dashboard) logLinks.push({ name: "Spark UI", uri: dashboard });
+        // The application UI of the run's engine: Spark's web UI or history server, or Hive's Tez UI.
+        if (dashboard) logLinks.push({ name: jobRun?.jobDriver?.hive ? "Tez UI" : "Spark UI", uri: dashboard });
         return {
           phase,
           message,

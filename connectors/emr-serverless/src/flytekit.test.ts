@@ -128,6 +128,11 @@ test("a flytekit Hive task, and a meta written by flytekit's connector: polled a
   assert.equal(new TextDecoder().decode(resourceMeta), new TextDecoder().decode(pythonMeta));
   const first = (await client.getTask("emr_serverless", pythonMeta)).resource;
   assert.equal(first?.phase, Phase.QUEUED);
+  let resource;
+  for (let i = 0; i < 4 && resource?.phase !== Phase.RUNNING; i++) resource = (await client.getTask("emr_serverless", pythonMeta)).resource;
+  assert.deepEqual(resource?.logLinks.map((link) => link.name), ["EMR Serverless Console", "Tez UI"], "a Hive run's application UI is Tez's");
+  // The fake's run has finished by now (RUNNING was its last step before SUCCESS): EMR refuses the cancel, delete is OK.
   await client.deleteTask("emr_serverless", pythonMeta);
-  assert.equal(run.state, "CANCELLING");
+  assert.equal(run.cancels, 1);
+  assert.equal(run.state, "SUCCESS");
 });
