@@ -24,6 +24,7 @@ const A = AsyncConnectorService.method;
 const STATUS = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
 const KEY_ID = "AKIAFAKEDEPLOYMENT01";
 const SECRET = "deployment/Secret+Key0123456789abcdefghij";
+const DEPLOYMENT_SESSION = "IQoJb3JpZ2luX2VjEDEPLOYMENT//session+token/abc==";
 const REGION = "us-east-2";
 const ROLE = `arn:aws:iam::${FAKE_ACCOUNT}:role/sagemaker-role`;
 
@@ -35,7 +36,7 @@ const logger = pino({ level: "trace" }, new Writable({ write: (chunk, _encoding,
 before(async () => {
   fake = await new FakeSageMaker().start();
   fake.keys.set(KEY_ID, SECRET);
-  const aws = { endpoints: { sagemaker: fake.url, "sagemaker-runtime": fake.url }, credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET }, maxAttempts: 2 };
+  const aws = { endpoints: { sagemaker: fake.url, "sagemaker-runtime": fake.url }, credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET, sessionToken: DEPLOYMENT_SESSION }, maxAttempts: 2 };
   service = await serveForTest([new SageMakerEndpointConnector({ ...aws, pollBudget: 5000 }), new BotoConnector(aws)], { logger });
 });
 
@@ -308,6 +309,13 @@ describe("AWS errors", () => {
     assert.match(await rejectsWith(create(endpointTask("denied")), STATUS.PERMISSION_DENIED), /^SageMaker CreateEndpoint failed: AccessDeniedException: User: .* not authorized/);
     fake.inject("SageMaker.CreateEndpoint", { status: 400, type: "ResourceLimitExceeded", message: "The account-level service limit 'ml.m4.xlarge for endpoint usage' is 0 Instances. Please use AWS Service Quotas to request an increase for this quota." });
     assert.match(await rejectsWith(create(endpointTask("quota")), STATUS.RESOURCE_EXHAUSTED), /ResourceLimitExceeded: .*Service Quotas/);
+    // SageMaker Runtime (restJson1: the code in x-amzn-ErrorType): the model's container answered an error.
+    fake.creatingPolls = 0;
+    const { meta } = await deploy("modelerror");
+    await get("sagemaker-endpoint", meta);
+    fake.inject("runtime:invoke", { status: 424, type: "ModelError", message: "Received server error (500) from primary with message \"boom\"." });
+    const invoke = new BotoTask({ name: "p", service: "sagemaker-runtime", method: "invoke_endpoint", config: { EndpointName: SageMakerEndpointMetadata.decode(meta).endpointName, Body: "x" }, region: REGION });
+    assert.match(await rejectsWith(create(invoke), STATUS.FAILED_PRECONDITION), /^SageMaker Runtime InvokeEndpoint failed: ModelError: Received server error \(500\)/);
     const stranger = new SageMakerEndpointConnector({ endpoints: { sagemaker: fake.url }, credentials: { accessKeyId: "AKIAUNKNOWN000000000", secretAccessKey: "x".repeat(40) } });
     const request = { ...(await createRequest(endpointTask("who"))), custom: { config: { EndpointName: "who", EndpointConfigName: "c" }, region: REGION } };
     await assert.rejects(stranger.create({ ...request, taskTemplate: request.template, inputs: {}, taskExecutionMetadata: undefined, secrets: {}, configs: {}, signal: AbortSignal.timeout(5000) } as never), {
@@ -353,9 +361,13 @@ describe("AWS errors", () => {
     fake.inject("SageMaker.CreateModel", { status: 400, type: "AccessDeniedException", message: "not authorized" });
     const details = await rejectsWith(create(new SageMakerModelTask({ name: "m", config: { ModelName: "denied", ExecutionRoleArn: ROLE }, region: REGION }), {}, secrets), STATUS.PERMISSION_DENIED);
     assert.match(details, /not authorized \(session \*+\)/, "the echoed token is redacted");
+    // The deployment's own credentials (which the service knows nothing of) are redacted as well.
+    fake.inject("SageMaker.CreateModel", { status: 400, type: "AccessDeniedException", message: "not authorized" });
+    const deploymentDetails = await rejectsWith(create(new SageMakerModelTask({ name: "m", config: { ModelName: "denied", ExecutionRoleArn: ROLE }, region: REGION })), STATUS.PERMISSION_DENIED);
+    assert.match(deploymentDetails, /not authorized \(session \*+\)/, "the echoed deployment token is redacted");
     const meta = await create(endpointTask("never"), {}, secrets).catch(() => new Uint8Array());
-    for (const text of [details, new TextDecoder().decode(meta), logLines.join("")]) {
-      for (const secret of [taskSecret, sessionToken, SECRET]) assert.ok(!text.includes(secret), "no credential in what the service answered or logged");
+    for (const text of [details, deploymentDetails, new TextDecoder().decode(meta), logLines.join("")]) {
+      for (const secret of [taskSecret, sessionToken, SECRET, DEPLOYMENT_SESSION]) assert.ok(!text.includes(secret), "no credential in what the service answered or logged");
     }
     assert.ok(logLines.length > 0, "the service did log the calls");
     const halfDetails = await rejectsWith(create(model, {}, { aws_access_key_id: taskKey }), STATUS.FAILED_PRECONDITION);
