@@ -306,7 +306,7 @@ describe("EMR Serverless connector through the gRPC service", () => {
   });
 
   test("credentials never reach errors or logs, even when EMR echoes them", async () => {
-    logLines.length = 0;
+    // logLines holds every log line of this suite so far (trace level): all must be free of the credentials.
     await rejects(createTask({}, "echo", 0, "echo"), "INVALID_ARGUMENT", /ValidationException: Request signed with AWS4-HMAC-SHA256 Credential=\*\*\*\*\*\/\d{8}\/us-west-2\/emr-serverless\/aws4_request.* and session \*\*\*\*\* is not valid/);
     const request = fake.requests.at(-1)!;
     assert.ok(request.authorization?.includes(CREDENTIALS.accessKeyId) && request.securityToken === CREDENTIALS.sessionToken, "the fake did receive them");
