@@ -172,6 +172,8 @@ export class SshConnection {
     }
     return new Promise<Client>((resolve, reject) => {
       const client = new Client();
+      // One "close" listener per open channel, plus the connection's own.
+      client.setMaxListeners(this.#options.maxChannels + 10);
       let ready = false;
       // The handshake timeout of ssh2 covers the handshake; this covers a TCP connect that never answers too.
       const timer = setTimeout(() => {
