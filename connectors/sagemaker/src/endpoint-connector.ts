@@ -58,10 +58,22 @@ function isMissingEndpoint(error: unknown): boolean {
   return !!aws && (aws.code === "ResourceNotFound" || (aws.code === "ValidationException" && /Could not find endpoint/i.test(aws.message)));
 }
 
+function consoleHost(region: string): string {
+  return region.startsWith("cn-") ? "console.amazonaws.cn" : `${region}.console.aws.amazon.com`;
+}
+
 /** The SageMaker console page of an endpoint. */
 export function endpointConsoleUrl(region: string, name: string): string {
-  const host = region.startsWith("cn-") ? `console.amazonaws.cn` : `${region}.console.aws.amazon.com`;
-  return `https://${host}/sagemaker/home?region=${region}#/endpoints/${encodeURIComponent(name)}`;
+  return `https://${consoleHost(region)}/sagemaker/home?region=${region}#/endpoints/${encodeURIComponent(name)}`;
+}
+
+/**
+ * The CloudWatch Logs page of an endpoint's log group (`/aws/sagemaker/Endpoints/<name>`), where a container that
+ * fails its health check says why. The console encodes the group name's `/` as `$252F`.
+ */
+export function endpointLogsUrl(region: string, name: string): string {
+  const group = `/aws/sagemaker/Endpoints/${name}`.replace(/\//g, "$252F");
+  return `https://${consoleHost(region)}/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${group}`;
 }
 
 /** Inputs of a task as flytekit's connector templates them (its `literal_map_string_repr`). */
@@ -139,7 +151,10 @@ export class SageMakerEndpointConnector extends AsyncConnector<SageMakerEndpoint
   async get({ resourceMeta, secrets, signal }: ResourceRequest<SageMakerEndpointMetadata>): Promise<Resource> {
     const region = resourceMeta.region!;
     const name = resourceMeta.endpointName;
-    const logLinks = [{ name: "SageMaker Endpoint", uri: endpointConsoleUrl(region, name) }];
+    const logLinks = [
+      { name: "SageMaker Endpoint", uri: endpointConsoleUrl(region, name) },
+      { name: "SageMaker Endpoint Logs", uri: endpointLogsUrl(region, name) },
+    ];
     return pollTolerantly(
       `sagemaker-endpoint:${region}:${name}`,
       (pollSignal) =>

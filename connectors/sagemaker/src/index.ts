@@ -4,6 +4,7 @@ export {
   SageMakerEndpointMetadata,
   SAGEMAKER_ENDPOINT_TASK_TYPE,
   endpointConsoleUrl,
+  endpointLogsUrl,
   type SageMakerEndpointConnectorOptions,
 } from "./endpoint-connector.js";
 export { BotoConnector, BOTO_TASK_TYPE, type BotoConnectorOptions } from "./boto-connector.js";

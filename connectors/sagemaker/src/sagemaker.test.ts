@@ -151,6 +151,7 @@ describe("sagemaker-endpoint and the deployment's boto calls", () => {
     assert.match(creating.message, /Creating/);
     assert.deepEqual(creating.logLinks.map((link) => [link.name, link.uri]), [
       ["SageMaker Endpoint", `https://${REGION}.console.aws.amazon.com/sagemaker/home?region=${REGION}#/endpoints/${endpointName}`],
+      ["SageMaker Endpoint Logs", `https://${REGION}.console.aws.amazon.com/cloudwatch/home?region=${REGION}#logsV2:log-groups/log-group/$252Faws$252Fsagemaker$252FEndpoints$252F${endpointName}`],
     ]);
     const done = await get("sagemaker-endpoint", meta);
     assert.equal(done.phase, Phase.SUCCEEDED, done.message);
