@@ -13,6 +13,7 @@ import {
   FlyteFile,
   Phase,
   SecretNotFoundError,
+  StorageError,
   type CreateRequest,
   type LogsPage,
   type LogsRequest,
@@ -508,6 +509,19 @@ const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
 
 /** Checks and moves every declared output of a succeeded script job; a missing or oversized one fails the task. */
 async function collectOutputs(meta: SlurmJobMetadata, ssh: SshConnection, storage: Storage, maxBytes: number | undefined): Promise<Collected> {
+  try {
+    return await moveOutputs(meta, ssh, storage, maxBytes);
+  } catch (error) {
+    // A store that refuses (denied, a local path the service may not write, a bad URI) will refuse again: the task
+    // fails with the store's message. Transient faults propagate, and the next poll tries again.
+    if (error instanceof StorageError && error.code !== "UNAVAILABLE" && error.code !== "CANCELLED") {
+      return { failed: `Slurm job ${meta.job_id} succeeded, but its outputs cannot be stored: ${error.message}` };
+    }
+    throw error;
+  }
+}
+
+async function moveOutputs(meta: SlurmJobMetadata, ssh: SshConnection, storage: Storage, maxBytes: number | undefined): Promise<Collected> {
   const outputs: Record<string, unknown> = {};
   const missing: string[] = [];
   const tooLarge = (name: string, size: number): Collected | undefined =>
