@@ -3,11 +3,6 @@
 import { ConnectorError, Redactor, type StatusName } from "flyte-connectors";
 import { describeFault, isTransient, statusNameForHttp } from "flyte-connectors/http";
 
-/**
- * The core's StatusName has no PERMISSION_DENIED (its HTTP mapping reports 403 as FAILED_PRECONDITION); the service
- * maps any gRPC status name, so an AWS "access denied" keeps its own code.
- */
-const PERMISSION_DENIED = "PERMISSION_DENIED" as StatusName;
 
 /** The fields of an AWS SDK v3 service exception this module reads. */
 interface AwsError {
@@ -69,13 +64,13 @@ function statusOf(error: AwsError): StatusName {
     return "UNAVAILABLE";
   }
   if (error.name === "ValidationException" || error.name === "SerializationException" || error.name === "InvalidParameterException") return "INVALID_ARGUMENT";
-  if (PERMISSION.has(error.name)) return PERMISSION_DENIED;
+  if (PERMISSION.has(error.name)) return "PERMISSION_DENIED";
   if (CREDENTIALS.has(error.name)) return "FAILED_PRECONDITION";
   if (error.name === "ResourceNotFoundException") return "NOT_FOUND";
   if (error.name === "ConflictException") return "ALREADY_EXISTS";
   // A quota (e.g. concurrent job runs) frees up as runs finish: worth a later attempt.
   if (error.name === "ServiceQuotaExceededException") return "UNAVAILABLE";
-  if (status === 403) return PERMISSION_DENIED;
+  if (status === 403) return "PERMISSION_DENIED";
   return statusNameForHttp(status);
 }
 

@@ -12,10 +12,13 @@ export type StatusName =
   | "DEADLINE_EXCEEDED"
   | "NOT_FOUND"
   | "ALREADY_EXISTS"
+  | "PERMISSION_DENIED"
+  | "RESOURCE_EXHAUSTED"
   | "FAILED_PRECONDITION"
   | "UNIMPLEMENTED"
   | "INTERNAL"
-  | "UNAVAILABLE";
+  | "UNAVAILABLE"
+  | "UNAUTHENTICATED";
 
 export class ConnectorError extends Error {
   readonly code: StatusName;
