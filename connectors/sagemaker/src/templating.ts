@@ -106,11 +106,9 @@ export function toJsonValue(value: PyValue): unknown {
 }
 
 /** Python's `datetime.isoformat()` of a UTC datetime, as flytekit reads a Timestamp literal. */
-function isoformat(date: Date & { nanos?: number }): string {
-  const text = date.toISOString(); // 2024-01-02T03:04:05.678Z
-  const micros = Math.floor((date.getTime() % 1000 + 1000) % 1000) * 1000;
-  const base = text.slice(0, 19);
-  return `${base}${micros ? `.${String(micros).padStart(6, "0")}` : ""}+00:00`;
+function isoformat(date: Date): string {
+  const micros = ((date.getTime() % 1000) + 1000) % 1000 * 1000; // a JavaScript Date holds milliseconds
+  return `${date.toISOString().slice(0, 19)}${micros ? `.${String(micros).padStart(6, "0")}` : ""}+00:00`;
 }
 
 function simpleTypeOf(type: LiteralType | undefined): SimpleType | undefined {
