@@ -115,7 +115,7 @@ export function awsErrorOf(error: unknown): { code: string; message: string; sta
 }
 
 // AWS error codes (of SageMaker, SageMaker Runtime and the common AWS JSON errors) → gRPC statuses.
-const STATUS_BY_CODE: Readonly<Record<string, string>> = {
+const STATUS_BY_CODE: Readonly<Record<string, StatusName>> = {
   ValidationException: "INVALID_ARGUMENT",
   ValidationError: "INVALID_ARGUMENT",
   SerializationException: "INVALID_ARGUMENT",
@@ -152,7 +152,7 @@ const STATUS_BY_CODE: Readonly<Record<string, string>> = {
   ModelNotReadyException: "UNAVAILABLE",
 };
 
-function statusForHttp(status: number | undefined): string {
+function statusForHttp(status: number | undefined): StatusName {
   if (status === undefined) return "INTERNAL";
   if (status === 403) return "PERMISSION_DENIED";
   if (status === 401) return "UNAUTHENTICATED";
@@ -183,7 +183,7 @@ export function awsCallError(service: AwsService, operation: string, error: unkn
   const aws = awsErrorOf(error);
   if (aws) {
     const status = STATUS_BY_CODE[aws.code] ?? statusForHttp(aws.status);
-    return new ConnectorError(status as StatusName, safe(`${label}: ${aws.code}${aws.message ? `: ${aws.message}` : ""}`), { cause: error });
+    return new ConnectorError(status, safe(`${label}: ${aws.code}${aws.message ? `: ${aws.message}` : ""}`), { cause: error });
   }
   const e = error as { name?: unknown; code?: unknown; message?: unknown; cause?: { code?: unknown } } | null;
   if (e?.name === "CredentialsProviderError") {
