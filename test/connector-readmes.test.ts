@@ -17,6 +17,11 @@ const documents = [
   "connectors/snowflake/README.md",
   "connectors/openai/README.md",
   "connectors/http-job/README.md",
+  "connectors/webhook/README.md",
+  "connectors/sensor/README.md",
+  "connectors/sagemaker/README.md",
+  "connectors/emr-serverless/README.md",
+  "connectors/slurm/README.md",
   "examples/model-training/README.md",
   "charts/flyte-connector/README.md",
 ];

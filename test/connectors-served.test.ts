@@ -20,14 +20,21 @@ test("flyte-connector serve, run from the repository root, lists every connector
     const taskTypes = reply.connectors.flatMap((c) => c.supportedTaskCategories.map((t) => `${t.name}@${t.version}`)).sort();
     assert.deepEqual(taskTypes, [
       "bigquery_query_job_task@0",
+      "boto@0",
       "chatgpt@0",
       "databricks@0",
       "echo@0",
+      "emr_serverless@0",
       "http_job@0",
       "openai-batch-results@0",
       "openai-batch@0",
+      "sagemaker-endpoint@0",
+      "sensor@0",
       "sleep@0",
+      "slurm@0",
+      "slurm_script@0",
       "snowflake@0",
+      "webhook@0",
     ]);
     assert.doesNotMatch(service.stderr(), /skipped/, "no connector module failed to load");
   } finally {
