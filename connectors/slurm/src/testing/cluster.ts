@@ -259,25 +259,34 @@ function alive(pid: number): boolean {
   return stat !== undefined && stat.state !== "Z";
 }
 
-/** Processes belonging to a cluster directory: its daemons' sessions and every process carrying its marker. */
+/**
+ * Processes belonging to a cluster directory: its daemons' sessions, every process carrying its marker (daemons, SSH
+ * sessions, jobs submitted from them) or this cluster's SLURM_CONF (slurmstepd sets it in every job, also under
+ * `--export=NONE`) or naming the directory on its command line, and their descendants.
+ */
 function clusterPids(dir: string, sessions: ReadonlySet<number>): number[] {
-  const marker = Buffer.from(`${MARKER}=${dir}\0`);
-  const found: number[] = [];
+  const markers = [Buffer.from(`${MARKER}=${dir}\0`), Buffer.from(`SLURM_CONF=${dir}/slurm.conf\0`)];
+  const found = new Set<number>();
   for (const pid of allPids()) {
     if (pid === process.pid) continue;
     const stat = procStat(pid);
     if (!stat || stat.state === "Z") continue;
     if (sessions.has(stat.session)) {
-      found.push(pid);
+      found.add(pid);
       continue;
     }
     try {
-      if (fs.readFileSync(`/proc/${pid}/environ`).includes(marker)) found.push(pid);
+      const environ = fs.readFileSync(`/proc/${pid}/environ`);
+      // sshd overwrites its environment with its process title: its command line names the directory.
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`);
+      if (markers.some((marker) => environ.includes(marker)) || cmdline.includes(`${dir}/`)) found.add(pid);
     } catch {
       // gone, or a kernel thread
     }
   }
-  return found;
+  for (const pid of [...found]) for (const child of descendants(pid)) found.add(child);
+  found.delete(process.pid);
+  return [...found];
 }
 
 function descendants(root: number): number[] {
