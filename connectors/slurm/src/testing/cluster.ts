@@ -722,12 +722,25 @@ async function startCluster(minJobAge: number): Promise<Cluster> {
         return result.code === 0 && result.stdout.trim().split("\n").every((state) => state === "idle");
       }),
       cluster.waitFor(sshd, "listen on its port", () => portAccepts(sshPort)),
+      // slurmctld's main scheduler first runs ~4 s after it starts (it logs its SchedulerParameters then); a job
+      // submitted before waits for that pass, so wait here and every job starts within a second of sbatch.
+      waitForLogLine(path.join(dir, "log", "slurmctld.log"), "SchedulerParameters=", 10_000),
     ]);
     cluster.startSeconds = (performance.now() - started) / 1000;
     return cluster;
   } catch (error) {
     await cluster.stop();
     throw error;
+  }
+}
+
+/** Best effort: resolves when the line appears or after `timeoutMs`. */
+async function waitForLogLine(file: string, text: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const content = await fsp.readFile(file, "utf8").catch(() => "");
+    if (content.includes(text)) return;
+    await sleep(100);
   }
 }
 
@@ -780,6 +793,7 @@ AccountingStorageHost=127.0.0.1
 AccountingStoragePort=${c.dbdPort}
 AccountingStoragePass=${c.mungeSocket}
 JobCompType=jobcomp/none
+MailProg=/bin/true
 MpiDefault=none
 SwitchType=switch/none
 SelectType=select/cons_tres
