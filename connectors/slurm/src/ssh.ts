@@ -12,6 +12,9 @@ const { Client, utils } = ssh2;
 /** ssh2's host key algorithms, strongest first (its defaults). */
 const HOST_KEY_ALGORITHMS = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
 
+/** Retries of a channel the server refused to open (its session slots free a moment after a close). */
+const CHANNEL_OPEN_RETRIES = 6;
+
 /** A failure talking to the login node. `transient` faults (network, timeouts, a dropped connection) may pass. */
 export class SshError extends ConnectorError {
   readonly transient: boolean;
@@ -296,9 +299,13 @@ export class SshConnection {
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener("abort", onAbort, { once: true });
       client.once("close", onClientClose);
-      try {
+      const open = (attempt: number) => {
         client.exec(command, (error, channel) => {
-          if (error) return finish(new SshError("UNAVAILABLE", `Cannot open a channel on ${this.#where}: ${error.message}.`, true, { cause: error }));
+          if (error) {
+            // sshd frees a session slot a moment after the channel closes: a refusal right after a close is retried.
+            if (/open failed/i.test(error.message) && attempt < CHANNEL_OPEN_RETRIES && !settled) return void setTimeout(() => !settled && guarded(() => open(attempt + 1)), 25 * 2 ** attempt);
+            return finish(new SshError("UNAVAILABLE", `Cannot open a channel on ${this.#where}: ${error.message}.`, true, { cause: error }));
+          }
           stream = channel;
           if (settled) return channel.close();
           const collect = (into: Buffer[], index: 0 | 1) => (chunk: Buffer) => {
@@ -313,10 +320,16 @@ export class SshConnection {
           });
           channel.on("close", () => finish());
         });
-      } catch (error) {
-        // ssh2 throws when the connection is no longer writable (it dropped between checks).
-        finish(new SshError("UNAVAILABLE", `The SSH connection to ${this.#where} is not usable: ${(error as Error).message}.`, true, { cause: error }));
-      }
+      };
+      const guarded = (run: () => void) => {
+        try {
+          run();
+        } catch (error) {
+          // ssh2 throws when the connection is no longer writable (it dropped between checks).
+          finish(new SshError("UNAVAILABLE", `The SSH connection to ${this.#where} is not usable: ${(error as Error).message}.`, true, { cause: error }));
+        }
+      };
+      guarded(() => open(0));
     }), idempotent);
   }
 
@@ -362,11 +375,18 @@ export class SshConnection {
     try {
       const client = await this.#connect(signal);
       const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
-        try {
-          client.sftp((error, session) => (error ? reject(new SshError("UNAVAILABLE", `Cannot start SFTP on ${this.#where}: ${error.message}.`, true, { cause: error })) : resolve(session)));
-        } catch (error) {
-          reject(new SshError("UNAVAILABLE", `The SSH connection to ${this.#where} is not usable: ${(error as Error).message}.`, true, { cause: error }));
-        }
+        const open = (attempt: number) => {
+          try {
+            client.sftp((error, session) => {
+              if (!error) return resolve(session);
+              if (/open failed/i.test(error.message) && attempt < CHANNEL_OPEN_RETRIES && !signal?.aborted) return void setTimeout(() => open(attempt + 1), 25 * 2 ** attempt);
+              reject(new SshError("UNAVAILABLE", `Cannot start SFTP on ${this.#where}: ${error.message}.`, true, { cause: error }));
+            });
+          } catch (error) {
+            reject(new SshError("UNAVAILABLE", `The SSH connection to ${this.#where} is not usable: ${(error as Error).message}.`, true, { cause: error }));
+          }
+        };
+        open(0);
       });
       let dropped = false;
       let rejectClosed!: (error: Error) => void;
