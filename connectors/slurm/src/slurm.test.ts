@@ -248,20 +248,43 @@ describe("Slurm connectors on a real cluster", { skip }, () => {
     assert.equal((await cluster.exec("test -e ~/should-not-exist; echo $?")).stdout.trim(), "1");
   });
 
-  test("a `slurm` task: the container entrypoint through Apptainer, its arguments untouched", async () => {
-    const task = new SlurmTask({
-      name: "native",
-      image: "ghcr.io/org/img:1",
-      command: ["printf", "<%s>\\n", `$(touch /tmp/pwned-${run}-native)`, "`id`", "a b", "-n", ""],
-      containerEnv: { FROM_TEMPLATE: "t" },
-      slurm: slurm({ container_runtime: "apptainer", env: { FROM_CONFIG: "c" } }),
-    });
-    const { meta } = await create(task);
-    const { resource } = await until(task, meta);
-    assert.equal(resource.phase, Phase.SUCCEEDED, resource.message);
-    const { lines } = await logs(task, meta);
-    assert.deepEqual(lines.filter((line) => line.startsWith("<")), [`<$(touch /tmp/pwned-${run}-native)>`, "<`id`>", "<a b>", "<-n>", "<>"]);
+  test("a `slurm` task: the container entrypoint through Apptainer and Pyxis, its arguments untouched", async () => {
+    for (const runtime of ["apptainer", "pyxis"] as const) {
+      const task = new SlurmTask({
+        name: `native_${runtime}`,
+        image: "ghcr.io/org/img:1",
+        command: ["sh", "-c", 'printf "<%s>\\n" "$@" "$FAKE_CONTAINER_IMAGE" "$FROM_TEMPLATE$FROM_CONFIG"', "sh", `$(touch /tmp/pwned-${run}-native)`, "`id`", "a b", "-n", ""],
+        containerEnv: { FROM_TEMPLATE: "t" },
+        slurm: slurm({ container_runtime: runtime, env: { FROM_CONFIG: "c" } }),
+      });
+      const { meta } = await create(task);
+      const { resource } = await until(task, meta);
+      assert.equal(resource.phase, Phase.SUCCEEDED, resource.message);
+      const { lines } = await logs(task, meta);
+      const image = runtime === "apptainer" ? "docker://ghcr.io/org/img:1" : "ghcr.io#org/img:1";
+      assert.deepEqual(lines.filter((line) => line.startsWith("<")), [`<$(touch /tmp/pwned-${run}-native)>`, "<`id`>", "<a b>", "<-n>", "<>", `<${image}>`, "<tc>"], runtime);
+    }
     assert.equal(await pwned(), "");
+  });
+
+  test("bad requests: a partition sbatch refuses is INVALID_ARGUMENT with its message; no key is FAILED_PRECONDITION; a job Slurm does not know is not failed at once", async () => {
+    const task = new SlurmScriptTask({ name: "nowhere", script: "#!/bin/bash\ntrue\n", slurm: slurm({ partition: "no-such-partition" }) });
+    await assert.rejects(create(task), (error: { code: number; details: string }) => {
+      assert.equal(error.code, 3, "INVALID_ARGUMENT");
+      assert.match(error.details, /^sbatch failed on 127\.0\.0\.1 \(exit 1\): sbatch: error: .*[Ii]nvalid partition/);
+      return true;
+    });
+    await assert.rejects(create(task, {}, { secrets: { known_hosts_data: cluster.knownHosts } }), (error: { code: number; details: string }) => {
+      assert.equal(error.code, 9, "FAILED_PRECONDITION");
+      assert.match(error.details, /Missing Slurm SSH private key.*FLYTE_SLURM_SSH_PRIVATE_KEY/);
+      return true;
+    });
+    const ok = new SlurmScriptTask({ name: "known", script: "#!/bin/bash\ntrue\n", slurm: slurm() });
+    const { meta } = await create(ok);
+    const unknown = new TextEncoder().encode(JSON.stringify({ ...(JSON.parse(decoder.decode(meta)) as object), job_id: "987654" }));
+    const resource = await get(ok, unknown);
+    assert.equal(resource.phase, Phase.RUNNING);
+    assert.match(resource.message, /temporarily unavailable.*Slurm job 987654 .* is not known to squeue, sacct or scontrol on 127\.0\.0\.1 yet/);
   });
 
   test("a repeated CreateTask of one attempt returns the same job; concurrent polls of many jobs share squeue calls", async () => {
