@@ -2,6 +2,10 @@
 // `knownHosts`, plain sbatch/squeue/sacct/scancel in the SSH session.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Client } from "ssh2";
 import { slurmClusterUnavailable, startSlurmCluster, type SlurmTestCluster } from "./cluster.js";
 
@@ -74,6 +78,82 @@ async function sacct(client: Client, jobId: string): Promise<string> {
   return line;
 }
 
+/** Processes whose command line or environment names a cluster directory. */
+function processesOf(dir: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const state = readFileSync(`/proc/${name}/stat`, "utf8").split(") ")[1]?.[0];
+      if (state === "Z") continue;
+      const text = readFileSync(`/proc/${name}/cmdline`, "latin1") + readFileSync(`/proc/${name}/environ`, "latin1");
+      if (text.includes(dir)) found.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+/** A separate test process that starts a cluster, runs a job in it, reports its directory and waits to be killed. */
+async function clusterInChildProcess(): Promise<{ dir: string; kill: (signal: NodeJS.Signals) => Promise<void> }> {
+  const harness = fileURLToPath(new URL(`./cluster${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+  const script = `
+    import { startSlurmCluster } from ${JSON.stringify(harness)};
+    const cluster = await startSlurmCluster();
+    const job = await cluster.exec("sbatch --parsable --output=/dev/null --wrap 'sleep 600'");
+    await cluster.waitForJobState(job.stdout.trim(), ["RUNNING"]);
+    console.log(JSON.stringify({ dir: cluster.slurmConf.slice(0, -"/slurm.conf".length) }));
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes("\n")) resolve(out.split("\n")[0] ?? "");
+    });
+    child.once("exit", (code) => reject(new Error(`child exited with ${code} before reporting its cluster`)));
+  });
+  const { dir } = JSON.parse(line) as { dir: string };
+  return {
+    dir,
+    kill: async (signal) => {
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+async function eventually(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return check();
+}
+
+describe("Slurm test cluster cleanup", { skip: unavailable && !underCi ? unavailable : false }, () => {
+  test("SIGTERM of the test process stops every daemon and job and removes the directory", { timeout: 120_000 }, async () => {
+    const child = await clusterInChildProcess();
+    assert.ok(processesOf(child.dir).length >= 7, "daemons and the job run");
+    await child.kill("SIGTERM");
+    assert.ok(await eventually(() => processesOf(child.dir).length === 0, 10_000), `left: ${processesOf(child.dir).join(" ")}`);
+    assert.equal(existsSync(child.dir), false);
+  });
+
+  test("the leftovers of a killed test process are cleaned by the next start", { timeout: 120_000 }, async () => {
+    const child = await clusterInChildProcess();
+    await child.kill("SIGKILL");
+    assert.ok(processesOf(child.dir).length >= 7, "SIGKILL leaves daemons and the job behind");
+    await startSlurmCluster({ minJobAge: 60 }); // the suite below reuses this cluster
+    assert.deepEqual(processesOf(child.dir), []);
+    assert.equal(existsSync(child.dir), false);
+  });
+});
+
 describe("Slurm test cluster", { skip: unavailable && !underCi ? unavailable : false }, () => {
   let cluster: SlurmTestCluster;
   let client: Client;
@@ -88,8 +168,9 @@ describe("Slurm test cluster", { skip: unavailable && !underCi ? unavailable : f
     await cluster?.stop();
   });
 
-  test("start is idempotent within a process", async () => {
-    assert.equal(await startSlurmCluster({ minJobAge: 60 }), cluster);
+  test("start is idempotent within a process, also for concurrent calls", async () => {
+    const again = await Promise.all([startSlurmCluster({ minJobAge: 60 }), startSlurmCluster({ minJobAge: 60 })]);
+    assert.deepEqual(again, [cluster, cluster]);
   });
 
   test("a job submitted over SSH is seen by squeue, completes, and sacct reports COMPLETED 0:0", async () => {

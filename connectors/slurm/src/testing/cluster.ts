@@ -599,30 +599,35 @@ function unregister(cluster: Cluster): void {
   live.delete(cluster);
 }
 
-let current: { key: string; cluster: Promise<Cluster> } | undefined;
+let current: { key: string; cluster: Cluster } | undefined;
+/** Starts are serialized: concurrent calls in one process share one cluster. */
+let startQueue: Promise<unknown> = Promise.resolve();
 
 /**
  * Start a cluster, or return the one this process already runs with the same options (idempotent per process;
  * other options stop the running one first). Throws with the daemon's name and the tail of its log when a daemon does
  * not come up; call {@link slurmClusterUnavailable} first to skip (or, under CI=true, fail) on unfit machines.
  */
-export async function startSlurmCluster(options: StartSlurmClusterOptions = {}): Promise<SlurmTestCluster> {
+export function startSlurmCluster(options: StartSlurmClusterOptions = {}): Promise<SlurmTestCluster> {
+  const result = startQueue.then(() => startOrReuse(options));
+  startQueue = result.catch(() => undefined);
+  return result;
+}
+
+async function startOrReuse(options: StartSlurmClusterOptions): Promise<Cluster> {
   const minJobAge = options.minJobAge ?? 300;
   if (!Number.isInteger(minJobAge) || minJobAge < 2) {
     throw new Error(`startSlurmCluster: minJobAge must be an integer >= 2 (Slurm's minimum), got ${minJobAge}`);
   }
   const key = JSON.stringify({ minJobAge });
-  if (current) {
-    const running = await current.cluster.catch(() => undefined);
-    if (current?.key === key && running && live.has(running)) return running;
-    await running?.stop();
+  if (current && live.has(current.cluster)) {
+    if (current.key === key) return current.cluster;
+    await current.cluster.stop();
   }
-  const starting = { key, cluster: startCluster(minJobAge) };
-  current = starting;
-  starting.cluster.catch(() => {
-    if (current === starting) current = undefined;
-  });
-  return starting.cluster;
+  current = undefined;
+  const cluster = await startCluster(minJobAge);
+  current = { key, cluster };
+  return cluster;
 }
 
 async function startCluster(minJobAge: number): Promise<Cluster> {
