@@ -3,6 +3,7 @@ import {
   connectorSecret,
   Float64,
   Phase,
+  pythonStr,
   Redactor,
   SecretNotFoundError,
   SyncConnector,
@@ -14,7 +15,7 @@ import {
 import { describeFault, sendRequest, UrlPolicy, UrlRefusedError, type HttpReply } from "flyte-connectors/http";
 import type { LiteralType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
 import { parseConfig, type ValidConfig } from "./config.js";
-import { jsonBody, pythonStr } from "./python-text.js";
+import { jsonBody } from "./python-text.js";
 import { renderData, renderHeader, renderUrl, type TemplateScope } from "./template.js";
 
 /** Task type of flytekit's WebhookTask (`flytekit.extras.webhook`). */

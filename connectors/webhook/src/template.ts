@@ -6,9 +6,9 @@
 //   braces (`{{ inputs.x }}`, `{ inputs.x }`, `{a.b}`) fails in flytekit at run time and is refused here up front;
 // - a string that is exactly one reference becomes the value itself (an int stays an int in the JSON body);
 //   a reference inside longer text becomes Python's `str(value)` (`True`, `None`, `1.0`).
-import { ConnectorError, DataFrame, Duration, Float64, FlyteDatetime, FlyteDir, FlyteFile, pythonJsonDumps } from "flyte-connectors";
+import { ConnectorError, DataFrame, Duration, Float64, FlyteDatetime, FlyteDir, FlyteFile, pythonJsonDumps, pythonStr } from "flyte-connectors";
 import { SimpleType, type LiteralType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
-import { pythonIsoformat, pythonStr } from "./python-text.js";
+import { pythonIsoformat } from "./python-text.js";
 
 /** flytekit's placeholder pattern (`re.findall(r"\{([^}]+)\}", …)`). */
 const PLACEHOLDER = /\{([^}]+)\}/g;

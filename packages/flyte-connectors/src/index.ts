@@ -15,6 +15,7 @@ export {
 } from "./connector.js";
 export { attemptIdentity, attemptToken } from "./attempt.js";
 export { pythonJsonDumps } from "./python-json.js";
+export { pythonRepr, pythonStr, pythonFloatRepr, pythonStrRepr } from "./python-repr.js";
 export { connectorSecret, connectorSecretPath } from "./connector-secret.js";
 export { ResourceMeta, type ResourceMetaType, type DefinedResourceMeta, type FieldSpec, type FieldSpecs, type FieldValues } from "./resource-meta.js";
 export { ConnectorRegistry, type RegisterOptions, type ConnectorMetadata, type TaskCategory } from "./registry.js";
