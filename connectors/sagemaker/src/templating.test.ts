@@ -2,8 +2,8 @@
 // sorted_dict_str and replace_placeholder) and python-xxhash 3.2.0 give for the same values, computed outside the test.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ConnectorError, Duration, FlyteFile, types } from "flyte-connectors";
-import { formatConfig, inputRepr, pyFloatRepr, PyFloat, pyStr, renderCall, sortedDictStr, type PyValue } from "./templating.js";
+import { ConnectorError, Duration, Float64, FlyteFile, pythonFloatRepr, pythonStr, types } from "flyte-connectors";
+import { formatConfig, inputRepr, renderCall, sortedDictStr, type PyValue } from "./templating.js";
 import { xxh64Hex } from "./xxh64.js";
 
 test("xxh64 matches python-xxhash on short, 31/32-byte boundary and non-ASCII inputs", () => {
@@ -21,13 +21,13 @@ test("xxh64 matches python-xxhash on short, 31/32-byte boundary and non-ASCII in
 
 test("Python float repr and str of nested values", () => {
   const floats: Array<[number, string]> = [[1, "1.0"], [0.1, "0.1"], [1e-5, "1e-05"], [1e16, "1e+16"], [123456789012345.6, "123456789012345.6"], [-0, "-0.0"], [2.5e-4, "0.00025"], [1e22, "1e+22"], [0.0001, "0.0001"], [Infinity, "inf"]];
-  for (const [value, text] of floats) assert.equal(pyFloatRepr(value), text, String(value));
-  assert.equal(pyStr([1, new PyFloat(2), "a'b", { k: null, t: true }, 'x"y', 'it\'s "q"']), `[1, 2.0, "a'b", {'k': None, 't': True}, 'x"y', 'it\\'s "q"']`);
-  assert.equal(sortedDictStr({ b: [3, new PyFloat(1.5), "z", { y: 1 }, [2, 1]], a: { d: null, c: false } }), "{a: {c: False, d: None}, b: [1.5, 3, [1, 2], z, {y: 1}]}");
+  for (const [value, text] of floats) assert.equal(pythonFloatRepr(value), text, String(value));
+  assert.equal(pythonStr([1, new Float64(2), "a'b", { k: null, t: true }, 'x"y', 'it\'s "q"']), `[1, 2.0, "a'b", {'k': None, 't': True}, 'x"y', 'it\\'s "q"']`);
+  assert.equal(sortedDictStr({ b: [3, new Float64(1.5), "z", { y: 1 }, [2, 1]], a: { d: null, c: false } }), "{a: {c: False, d: None}, b: [1.5, 3, [1, 2], z, {y: 1}]}");
 });
 
 test("placeholders: a whole-string reference keeps the value's type, spliced ones are Python str(); others stay", () => {
-  const args = { inputs: { n: 3, f: new PyFloat(2), flag: true, name: "ep", tags: ["a", "b"] } as Record<string, PyValue> };
+  const args = { inputs: { n: 3, f: new Float64(2), flag: true, name: "ep", tags: ["a", "b"] } as Record<string, PyValue> };
   const rendered = formatConfig("sagemaker", { Count: "{inputs.n}", Text: "n={inputs.n} f={inputs.f} flag={inputs.flag} {inputs.tags}", Keep: "{not_a_reference} {x}", Nested: [{ Name: "{inputs.name}" }] }, args, undefined);
   assert.deepEqual(rendered, { Count: 3, Text: "n=3 f=2.0 flag=True ['a', 'b']", Keep: "{not_a_reference} {x}", Nested: [{ Name: "ep" }] });
   // A JSON text may hold references (flytekit's wider pattern fails on it; where flytekit succeeds, results match).
@@ -65,13 +65,13 @@ test("renderCall: region from the `region` input, else custom.region; the token 
 });
 
 test("inputs as flytekit's literal_string_repr: floats by declared type, files as URIs, untyped dicts as JSON text, datetimes as isoformat", () => {
-  assert.ok(inputRepr(2, types.float.literalType) instanceof PyFloat);
+  assert.ok(inputRepr(2, types.float.literalType) instanceof Float64);
   assert.equal(inputRepr(2, types.int.literalType), 2);
   assert.equal(inputRepr(new FlyteFile("s3://b/model.tar.gz"), types.file.literalType), "s3://b/model.tar.gz");
   assert.equal(inputRepr({ a: 1, b: "é" }, types.struct.literalType), '{"a": 1, "b": "\\u00e9"}');
   assert.deepEqual(inputRepr({ a: "x" }, types.map(types.string).literalType), { a: "x" });
   assert.equal(inputRepr(new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 678)), types.datetime.literalType), "2024-01-02T03:04:05.678000+00:00");
   assert.equal(inputRepr(new Date(Date.UTC(2024, 0, 2, 3, 4, 5)), types.datetime.literalType), "2024-01-02T03:04:05+00:00");
-  assert.equal(pyStr(inputRepr(new Duration(90, 500_000_000), types.duration.literalType)), "90.5");
-  assert.deepEqual(pyStr(inputRepr([1, 2], types.list(types.float).literalType)), "[1.0, 2.0]");
+  assert.equal(pythonStr(inputRepr(new Duration(90, 500_000_000), types.duration.literalType)), "90.5");
+  assert.deepEqual(pythonStr(inputRepr([1, 2], types.list(types.float).literalType)), "[1.0, 2.0]");
 });

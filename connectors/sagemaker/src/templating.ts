@@ -8,79 +8,25 @@
 // - `{idempotence_token}` is replaced, after the first pass, by xxh64 of the config's sorted Python text, cut so a
 //   SageMaker name stays within 63 characters;
 // - the region is the `region` input, else `custom.region`.
-import { ConnectorError, DataFrame, Duration, FlyteDir, FlyteFile, pythonJsonDumps } from "flyte-connectors";
+import { ConnectorError, DataFrame, Duration, Float64, FlyteDir, FlyteFile, pythonJsonDumps, pythonStr } from "flyte-connectors";
 import type { LiteralType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
 import { SimpleType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
 import { xxh64Hex } from "./xxh64.js";
 
-/** A Python float, kept apart from ints so `str()` writes it as Python does (`1.0`, `1e-05`). */
-export class PyFloat {
-  constructor(readonly value: number) {}
-}
-
-/** A value as flytekit's connector holds it: JSON-like, with floats marked. */
-export type PyValue = null | boolean | number | bigint | string | PyFloat | PyValue[] | { [key: string]: PyValue };
-
-/** Python's `repr(float)`: shortest round-trip digits, `.0` on whole numbers, exponent from 1e16 and below 1e-4. */
-export function pyFloatRepr(value: number): string {
-  if (Number.isNaN(value)) return "nan";
-  if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
-  if (value === 0) return Object.is(value, -0) ? "-0.0" : "0.0";
-  const abs = Math.abs(value);
-  if (abs >= 1e16 || abs < 1e-4) {
-    const [mantissa, exponent] = value.toExponential().split("e") as [string, string];
-    const exp = Number(exponent);
-    return `${mantissa}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
-  }
-  const text = String(value);
-  return text.includes(".") ? text : `${text}.0`;
-}
-
-/** Python's `repr(str)`. */
-function pyStrRepr(text: string): string {
-  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const char of text) {
-    const code = char.codePointAt(0)!;
-    if (char === "\\" || char === quote) out += `\\${char}`;
-    else if (char === "\n") out += "\\n";
-    else if (char === "\r") out += "\\r";
-    else if (char === "\t") out += "\\t";
-    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
-    else if (code >= 0x80 && code < 0xa0) out += `\\x${code.toString(16)}`;
-    else out += char;
-  }
-  return out + quote;
-}
-
-/** Python's `repr(value)`. */
-function pyRepr(value: PyValue): string {
-  return typeof value === "string" ? pyStrRepr(value) : pyStr(value);
-}
-
-/** Python's `str(value)`. */
-export function pyStr(value: PyValue): string {
-  if (value === null) return "None";
-  if (typeof value === "boolean") return value ? "True" : "False";
-  if (typeof value === "string") return value;
-  if (typeof value === "bigint") return value.toString();
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : pyFloatRepr(value);
-  if (value instanceof PyFloat) return pyFloatRepr(value.value);
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(", ")}]`;
-  return `{${Object.entries(value).map(([k, v]) => `${pyStrRepr(k)}: ${pyRepr(v)}`).join(", ")}}`;
-}
+/** A value as flytekit's connector holds it: JSON-like, with floats marked as {@link Float64}. */
+export type PyValue = null | boolean | number | bigint | string | Float64 | PyValue[] | { [key: string]: PyValue };
 
 /** flytekit's `sorted_dict_str`: the text hashed into the idempotence token. */
 export function sortedDictStr(value: PyValue): string {
   if (Array.isArray(value)) {
-    const sorted = value.map((item) => ({ item, key: pyStr(item) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const sorted = value.map((item) => ({ item, key: pythonStr(item) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return `[${sorted.map(({ item }) => sortedDictStr(item)).join(", ")}]`;
   }
-  if (value !== null && typeof value === "object" && !(value instanceof PyFloat)) {
+  if (value !== null && typeof value === "object" && !(value instanceof Float64)) {
     const keys = Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${keys.map((key) => `${key}: ${sortedDictStr(value[key]!)}`).join(", ")}}`;
   }
-  return pyStr(value);
+  return pythonStr(value);
 }
 
 /**
@@ -88,7 +34,7 @@ export function sortedDictStr(value: PyValue): string {
  * connector first turns whole floats into ints (flytekit's `convert_floats_with_no_fraction_to_ints`).
  */
 export function fromStruct(value: unknown, wholeFloatsAsInts: boolean): PyValue {
-  if (typeof value === "number") return wholeFloatsAsInts && Number.isInteger(value) ? value : new PyFloat(value);
+  if (typeof value === "number") return wholeFloatsAsInts && Number.isInteger(value) ? value : new Float64(value);
   if (Array.isArray(value)) return value.map((item) => fromStruct(item, wholeFloatsAsInts));
   if (value !== null && typeof value === "object") {
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, fromStruct(item, wholeFloatsAsInts)]));
@@ -98,7 +44,7 @@ export function fromStruct(value: unknown, wholeFloatsAsInts: boolean): PyValue 
 
 /** A Python value as the JSON the AWS SDK sends (floats unmarked). */
 export function toJsonValue(value: PyValue): unknown {
-  if (value instanceof PyFloat) return value.value;
+  if (value instanceof Float64) return value.value;
   if (typeof value === "bigint") return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
   if (Array.isArray(value)) return value.map(toJsonValue);
   if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonValue(v)]));
@@ -121,11 +67,11 @@ function simpleTypeOf(type: LiteralType | undefined): SimpleType | undefined {
  */
 export function inputRepr(value: unknown, type: LiteralType | undefined): PyValue {
   if (value === null || value === undefined) return null;
-  if (typeof value === "number") return simpleTypeOf(type) === SimpleType.FLOAT || !Number.isInteger(value) ? new PyFloat(value) : value;
+  if (typeof value === "number") return simpleTypeOf(type) === SimpleType.FLOAT || !Number.isInteger(value) ? new Float64(value) : value;
   if (typeof value === "bigint" || typeof value === "string" || typeof value === "boolean") return value;
   if (value instanceof FlyteFile || value instanceof FlyteDir || value instanceof DataFrame) return value.uri;
   if (value instanceof Date) return isoformat(value);
-  if (value instanceof Duration) return new PyFloat(Number(value.seconds) + value.nanos / 1e9);
+  if (value instanceof Duration) return new Float64(Number(value.seconds) + value.nanos / 1e9);
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
   if (type?.type.case === "unionType") {
     // The chosen variant is not known from the value alone; its repr does not depend on the type but for floats.
@@ -153,7 +99,7 @@ function at(path: string, key: string | number): string {
 }
 
 function isDict(value: PyValue): value is { [key: string]: PyValue } {
-  return value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof PyFloat);
+  return value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Float64);
 }
 
 /** flytekit's `get_nested_value`: `inputs.endpoint_name` in `{inputs: {...}, images: {...}}`. */
@@ -206,7 +152,7 @@ export function formatConfig(service: string, value: PyValue, args: Readonly<Rec
       if (match.includes(".")) {
         const replacement = nestedValue(args, match, where);
         if (`{${match}}` === text) return replacement;
-        text = replacePlaceholder(service, text, match, pyStr(replacement));
+        text = replacePlaceholder(service, text, match, pythonStr(replacement));
       } else if (match === "idempotence_token" && token) {
         text = replacePlaceholder(service, text, match, token);
       }
@@ -305,7 +251,7 @@ export function renderCall({ service, config, inputs, region, images }: RenderRe
   const finalRegion = inputRegion || region;
   if (!finalRegion) throw new ConnectorError("INVALID_ARGUMENT", "Region parameter is required: set custom.region or give the task a `region` input.");
   if (typeof finalRegion !== "string" || !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(finalRegion)) {
-    throw new ConnectorError("INVALID_ARGUMENT", `region ${JSON.stringify(pyStr(finalRegion)).slice(0, 80)} is not an AWS region name such as "us-east-1".`);
+    throw new ConnectorError("INVALID_ARGUMENT", `region ${JSON.stringify(pythonStr(finalRegion)).slice(0, 80)} is not an AWS region name such as "us-east-1".`);
   }
   if (images && Object.keys(images).length > 0) {
     args["images"] = Object.fromEntries(
