@@ -245,6 +245,22 @@ describe("Slurm test cluster", { skip: unavailable && !underCi ? unavailable : f
     assert.match(await sacct(client, jobId), new RegExp(`^${jobId}\\|PREEMPTED\\|`));
   });
 
+  test("SFTP works (the connector uploads scripts and reads outputs with it)", async () => {
+    const file = `${cluster.homeDir}/cluster-test-sftp-${process.pid}.txt`;
+    await new Promise<void>((resolve, reject) => {
+      client.sftp((error, sftp) => {
+        if (error) return reject(error);
+        sftp.writeFile(file, "written over sftp\n", (writeError) => {
+          sftp.end();
+          if (writeError) reject(writeError);
+          else resolve();
+        });
+      });
+    });
+    const read = await cluster.exec(`cat ${file} && stat -c %U ${file} && rm ${file}`);
+    assert.equal(read.stdout, `written over sftp\n${cluster.username}\n`);
+  });
+
   test("dropSshConnections drops a live connection; the listener still accepts new ones", async () => {
     const victim = await connect(cluster);
     const closed = new Promise<void>((resolve) => victim.once("close", () => resolve()));

@@ -669,6 +669,7 @@ async function startCluster(minJobAge: number): Promise<Cluster> {
         "--user=root",
         "--auth-root-authentication-method=normal",
         "--skip-test-db",
+        "--innodb-log-file-size=8M", // 26 MB instead of 114 MB per cluster
       ]),
       runOrThrow("slurmd -C", binary("slurmd"), ["-C"], { PATH: SYSTEM_PATH, SLURM_CONF: "/nonexistent" }),
       fsp.writeFile(path.join(dir, "munge", "munge.key"), randomBytes(1024), { mode: 0o400 }),
