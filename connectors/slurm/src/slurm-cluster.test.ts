@@ -3,6 +3,8 @@
 // over its time limit (TIMEOUT: slurmctld checks limits every 30 s), a preempted job, and the SSH channel bound
 // against sshd's MaxSessions.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { ConnectorRegistry, Phase, runTask, TaskFailedError, types } from "flyte-connectors";
 import { SlurmClients, SlurmConnector, SlurmScriptTask } from "./index.js";
@@ -35,6 +37,30 @@ describe("Slurm connector on a real cluster, without the service", { skip }, () 
     const task = new SlurmScriptTask({ name: "local", inputs: { who: types.string }, outputs: { greeting: types.file }, script: '#!/bin/bash\necho "hello $FLYTE_INPUT_WHO" > "$FLYTE_OUTPUT_GREETING"\n', slurm: slurm() });
     const { greeting } = await runTask(task, { who: "world" }, { registry, pollInterval: 250 });
     assert.equal(await greeting.text(), "hello world\n");
+  });
+
+  test("a local run's process exits once runTask is done (an idle SSH connection does not hold it open)", async () => {
+    const index = fileURLToPath(new URL("./index.ts", import.meta.url));
+    const code = `
+      const { ConnectorRegistry, runTask } = await import("flyte-connectors");
+      const { SlurmConnector, SlurmScriptTask } = await import(${JSON.stringify(index)});
+      const task = new SlurmScriptTask({ name: "quick", script: "#!/bin/bash\\ntrue\\n", slurm: ${JSON.stringify(slurm())} });
+      await runTask(task, {}, { registry: new ConnectorRegistry().register(new SlurmConnector({ taskType: "slurm_script" })), pollInterval: 200, quiet: true });
+      console.log("done");`;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: fileURLToPath(new URL("..", import.meta.url)), env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    let doneAt = 0;
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += String(chunk);
+      if (output.includes("done") && !doneAt) doneAt = Date.now();
+    });
+    child.stderr.on("data", (chunk: Buffer) => (output += String(chunk)));
+    const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const exitCode = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    clearTimeout(killer);
+    assert.equal(exitCode, 0, output);
+    assert.ok(doneAt > 0, output);
+    assert.ok(Date.now() - doneAt < 5000, `the process lived ${Date.now() - doneAt} ms after runTask returned`);
   });
 
   /** The id of the running job whose name starts with `flyte-<name>-`, once Slurm runs it. */

@@ -1,6 +1,7 @@
 // SSH to a login node with ssh2: one connection per (user, host, port, key, known hosts), reused across calls,
 // a bound on concurrent channels (sshd's MaxSessions), reconnection after faults, host keys verified.
 import { createHash } from "node:crypto";
+import { connect, type Socket } from "node:net";
 import type { Readable } from "node:stream";
 import ssh2 from "ssh2";
 import type { ClientChannel, ConnectConfig, SFTPWrapper, Stats } from "ssh2";
@@ -47,7 +48,10 @@ export interface SshOptions {
    * below the server's `MaxSessions` (OpenSSH default 10). Default: 8.
    */
   maxChannels?: number;
-  /** SSH keepalive interval in ms (0: off); a connection missing 3 in a row is dropped. Default: 15 000. */
+  /**
+   * TCP keepalive delay of the connection in ms. A command that times out while nothing else arrived on the
+   * connection since it started drops the connection (the next call reconnects). Default: 15 000.
+   */
   keepaliveInterval?: number;
 }
 
@@ -108,6 +112,9 @@ export class SshConnection {
   readonly #slots: Slots;
   readonly #redactor: Redactor;
   #client: Client | undefined;
+  #socket: Socket | undefined;
+  /** When data or a channel close last arrived on the connection. */
+  #lastActivity = 0;
   #connecting: Promise<Client> | undefined;
   #home: string | undefined;
   #open = 0;
@@ -160,8 +167,9 @@ export class SshConnection {
       username,
       privateKey,
       readyTimeout: this.#options.connectTimeout,
-      keepaliveInterval: this.#options.keepaliveInterval,
-      keepaliveCountMax: 3,
+      // No SSH-level keepalive: its interval timer would keep a local run's process alive after the run. The socket
+      // is ours instead: TCP keepalive, and unref'd while no channel is open.
+      keepaliveInterval: 0,
     };
     if (knownHosts !== "skip") {
       const entries = new KnownHosts(knownHosts);
@@ -175,6 +183,10 @@ export class SshConnection {
     }
     return new Promise<Client>((resolve, reject) => {
       const client = new Client();
+      const socket = connect({ host, port });
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, this.#options.keepaliveInterval);
+      config.sock = socket;
       // One "close" listener per open channel, plus the connection's own.
       client.setMaxListeners(this.#options.maxChannels + 10);
       let ready = false;
@@ -191,6 +203,9 @@ export class SshConnection {
         clearTimeout(timer);
         ready = true;
         this.#client = client;
+        this.#socket = socket;
+        this.#lastActivity = Date.now();
+        if (this.#open === 0) socket.unref();
         this.#home = undefined;
         this.#connects++;
         resolve(client);
@@ -201,7 +216,10 @@ export class SshConnection {
       });
       client.on("close", () => {
         clearTimeout(timer);
-        if (this.#client === client) this.#client = undefined;
+        if (this.#client === client) {
+          this.#client = undefined;
+          this.#socket = undefined;
+        }
         if (!ready) reject(new SshError("UNAVAILABLE", `The SSH connection to ${this.#where} closed during the handshake.`, true));
       });
       try {
@@ -247,8 +265,7 @@ export class SshConnection {
     const release = await this.#slots.acquire(signal).catch((reason: unknown) => {
       throw signal ? abortError(signal, what) : reason;
     });
-    this.#open++;
-    this.#peakOpen = Math.max(this.#peakOpen, this.#open);
+    this.#channelOpened();
     try {
       for (let attempt = 0; ; attempt++) {
         const client = await this.#connect(signal);
@@ -261,9 +278,21 @@ export class SshConnection {
         }
       }
     } finally {
-      this.#open--;
+      this.#channelClosed();
       release();
     }
+  }
+
+  #channelOpened(): void {
+    this.#open++;
+    this.#peakOpen = Math.max(this.#peakOpen, this.#open);
+    if (this.#open === 1) this.#socket?.ref();
+  }
+
+  #channelClosed(): void {
+    this.#open--;
+    this.#lastActivity = Date.now();
+    if (this.#open === 0) this.#socket?.unref();
   }
 
   /**
@@ -293,7 +322,12 @@ export class SshConnection {
           resolve({ stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8"), code });
         }
       };
-      const timer = setTimeout(() => finish(new SshError("UNAVAILABLE", `A command on ${this.#where} did not finish within ${timeout / 1000} s.`, true)), timeout);
+      const started = Date.now();
+      const timer = setTimeout(() => {
+        // Nothing arrived on the connection since this command started: it is probably dead (no SSH keepalive here).
+        if (this.#lastActivity < started && this.#client === client) client.destroy();
+        finish(new SshError("UNAVAILABLE", `A command on ${this.#where} did not finish within ${timeout / 1000} s.`, true));
+      }, timeout);
       const onAbort = () => finish(abortError(options.signal!, what));
       const onClientClose = () => finish(new SshError("UNAVAILABLE", `The SSH connection to ${this.#where} dropped during a command.`, true));
       if (options.signal?.aborted) return onAbort();
@@ -309,6 +343,7 @@ export class SshConnection {
           stream = channel;
           if (settled) return channel.close();
           const collect = (into: Buffer[], index: 0 | 1) => (chunk: Buffer) => {
+            this.#lastActivity = Date.now();
             if (sizes[index]! >= maxOutput) return;
             into.push(chunk);
             sizes[index]! += chunk.length;
@@ -363,13 +398,12 @@ export class SshConnection {
     const release = await this.#slots.acquire(signal).catch((reason: unknown) => {
       throw signal ? abortError(signal, what) : reason;
     });
-    this.#open++;
-    this.#peakOpen = Math.max(this.#peakOpen, this.#open);
+    this.#channelOpened();
     let finished = false;
     const finish = () => {
       if (finished) return;
       finished = true;
-      this.#open--;
+      this.#channelClosed();
       release();
     };
     try {
@@ -430,6 +464,7 @@ export class SshConnection {
   close(): void {
     this.#client?.end();
     this.#client = undefined;
+    this.#socket = undefined;
   }
 }
 
