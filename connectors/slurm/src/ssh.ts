@@ -16,6 +16,15 @@ const HOST_KEY_ALGORITHMS = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-n
 /** Retries of a channel the server refused to open (its session slots free a moment after a close). */
 const CHANNEL_OPEN_RETRIES = 6;
 
+/** Runs a close/end call that may throw on a connection that just dropped (in an event handler that would crash). */
+function quietly(close: () => unknown): void {
+  try {
+    close();
+  } catch {
+    // the channel or connection is gone already
+  }
+}
+
 /** A failure talking to the login node. `transient` faults (network, timeouts, a dropped connection) may pass. */
 export class SshError extends ConnectorError {
   readonly transient: boolean;
@@ -316,7 +325,7 @@ export class SshConnection {
         options.signal?.removeEventListener("abort", onAbort);
         client.removeListener("close", onClientClose);
         if (error) {
-          stream?.close();
+          quietly(() => stream?.close());
           reject(error);
         } else {
           resolve({ stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8"), code });
@@ -341,7 +350,7 @@ export class SshConnection {
             return finish(new SshError("UNAVAILABLE", `Cannot open a channel on ${this.#where}: ${error.message}.`, true, { cause: error }));
           }
           stream = channel;
-          if (settled) return channel.close();
+          if (settled) return quietly(() => channel.close());
           const collect = (into: Buffer[], index: 0 | 1) => (chunk: Buffer) => {
             this.#lastActivity = Date.now();
             if (sizes[index]! >= maxOutput) return;
@@ -442,7 +451,7 @@ export class SshConnection {
         done: () => {
           client.removeListener("close", onClose);
           signal?.removeEventListener("abort", onAbort);
-          sftp.end();
+          quietly(() => sftp.end());
           finish();
         },
       };
@@ -462,7 +471,8 @@ export class SshConnection {
 
   /** Drops the connection (the next call opens a new one). */
   close(): void {
-    this.#client?.end();
+    const client = this.#client;
+    if (client) quietly(() => client.end());
     this.#client = undefined;
     this.#socket = undefined;
   }
