@@ -248,6 +248,32 @@ describe("Slurm connectors on a real cluster", { skip }, () => {
     assert.equal((await cluster.exec("test -e ~/should-not-exist; echo $?")).stdout.trim(), "1");
   });
 
+  test("the deployment's FLYTE_SLURM_* settings win over task config; host key checks are off only when the deployment says so", async () => {
+    const wrongKey = `[${cluster.host}]:${cluster.port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n`;
+    const task = new SlurmScriptTask({ name: "deployment", script: "#!/bin/bash\necho ok\n", slurm: { host: "attacker.invalid", port: 1, username: "root", skip_host_key_verification: true } });
+    Object.assign(deploymentEnv, { FLYTE_SLURM_HOST: cluster.host, FLYTE_SLURM_PORT: String(cluster.port), FLYTE_SLURM_USERNAME: cluster.username, FLYTE_SLURM_SSH_PRIVATE_KEY: cluster.privateKey });
+    try {
+      const { meta } = await create(task, {}, { secrets: { known_hosts_data: cluster.knownHosts } });
+      const written = JSON.parse(decoder.decode(meta)) as { host: string; port: number; username: string; skip_host_key_verification: boolean };
+      assert.deepEqual([written.host, written.port, written.username, written.skip_host_key_verification], [cluster.host, cluster.port, cluster.username, false]);
+      assert.equal((await until(task, meta)).resource.phase, Phase.SUCCEEDED);
+      // The task's skip_host_key_verification is ignored: a wrong known_hosts is still refused.
+      await assert.rejects(create(task, {}, { secrets: { known_hosts_data: wrongKey } }), /does not match the known hosts/);
+      // A crafted meta cannot send the deployment's key to another host.
+      const elsewhere = new TextEncoder().encode(JSON.stringify({ ...(JSON.parse(decoder.decode(meta)) as object), host: "attacker.invalid" }));
+      await assert.rejects(service.client.unary(A.getTask, { taskCategory: category(task), resourceMeta: elsewhere, connection: { secrets: {} } }), (error: { code: number; details: string }) => {
+        assert.equal(error.code, 3, "INVALID_ARGUMENT");
+        assert.match(error.details, /names flyteslurm@attacker\.invalid, not the connector's FLYTE_SLURM_USERNAME@FLYTE_SLURM_HOST/);
+        return true;
+      });
+      deploymentEnv["FLYTE_SLURM_SKIP_HOST_KEY_VERIFICATION"] = "true";
+      const { meta: unchecked } = await create(task, {}, { secrets: { known_hosts_data: wrongKey } });
+      assert.equal((JSON.parse(decoder.decode(unchecked)) as { skip_host_key_verification: boolean }).skip_host_key_verification, true);
+    } finally {
+      for (const key of ["FLYTE_SLURM_HOST", "FLYTE_SLURM_PORT", "FLYTE_SLURM_USERNAME", "FLYTE_SLURM_SSH_PRIVATE_KEY", "FLYTE_SLURM_SKIP_HOST_KEY_VERIFICATION"]) delete deploymentEnv[key];
+    }
+  });
+
   test("a `slurm` task: the container entrypoint through Apptainer and Pyxis, its arguments untouched", async () => {
     for (const runtime of ["apptainer", "pyxis"] as const) {
       const task = new SlurmTask({

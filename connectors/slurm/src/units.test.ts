@@ -2,11 +2,13 @@
 // meta's wire format (as Python's json.dumps writes it), the upload ceiling's syntax, the task classes.
 import assert from "node:assert/strict";
 import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
+import { createServer, type AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { Phase, types } from "flyte-connectors";
 import { connectorUploadMaxBytes, parseCustom, parseSize, SlurmJobMetadata } from "./config.js";
 import { jobName } from "./connector.js";
 import { KnownHosts } from "./known-hosts.js";
+import { SshConnection } from "./ssh.js";
 import { baseState, describeState, parseSacct, parseSbatchJobId, parseScontrol, parseSqueue, phaseOfState } from "./states.js";
 import { SlurmScriptTask, SlurmTask } from "./task.js";
 import { create } from "@bufbuild/protobuf";
@@ -201,5 +203,45 @@ describe("task classes", () => {
     assert.equal(template.type, "slurm");
     assert.equal(template.target.case, "container");
     assert.deepEqual(template.target.case === "container" ? [template.target.value.image, template.target.value.args] : [], ["ghcr.io/org/img:1", ["python", "-c", "print(1)"]]);
+  });
+});
+
+describe("SSH faults without a cluster", () => {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { format: "pem", type: "pkcs1" }, publicKeyEncoding: { format: "pem", type: "spki" } });
+  const target = (port: number) => ({ host: "127.0.0.1", port, username: "u", privateKey, knownHosts: "", knownHostsSource: "test" });
+
+  test("a server that accepts TCP but never speaks SSH: UNAVAILABLE after the connect timeout, naming the host", async () => {
+    const server = createServer(() => {}); // accepts, never answers
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const ssh = new SshConnection(target(port), { connectTimeout: 500 });
+    const started = Date.now();
+    try {
+      await assert.rejects(ssh.exec("true"), (e: Error & { code?: string; transient?: boolean }) => {
+        assert.equal(e.code, "UNAVAILABLE");
+        assert.equal(e.transient, true);
+        assert.match(e.message, new RegExp(`[Tt]imed out .*u@\\[127\\.0\\.0\\.1\\]:${port}`));
+        return true;
+      });
+      assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+    } finally {
+      ssh.close();
+      server.close();
+    }
+  });
+
+  test("nothing listening: UNAVAILABLE (transient) naming ECONNREFUSED; a malformed key: FAILED_PRECONDITION without key material", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve));
+    await assert.rejects(new SshConnection(target(port)).exec("true"), (e: Error & { code?: string }) => e.code === "UNAVAILABLE" && /ECONNREFUSED/.test(e.message));
+    const secretish = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAASECRETKEYMATERIALAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+    await assert.rejects(new SshConnection({ ...target(port), privateKey: secretish }).exec("true"), (e: Error & { code?: string }) => {
+      assert.equal(e.code, "FAILED_PRECONDITION");
+      assert.match(e.message, /private key .* cannot be used/);
+      assert.ok(!e.message.includes("SECRETKEYMATERIAL"));
+      return true;
+    });
   });
 });
