@@ -114,6 +114,12 @@ describe("Slurm connector on a real cluster, without the service", { skip }, () 
       // Sessions held longer than the refused channel's retries (about 1.6 s) last.
       const without = await Promise.allSettled(Array.from({ length: 30 }, () => unbounded.exec("sleep 3")));
       assert.ok(without.some((r) => r.status === "rejected" && /open failed/i.test(String(r.reason))), "without the bound sshd refuses channels beyond MaxSessions");
+      const idle = new SshConnection(target, { idleTimeout: 300 });
+      await idle.exec("true");
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      assert.equal((await idle.exec("echo again")).stdout, "again\n");
+      assert.equal(idle.stats.connects, 2, "closed when idle, reopened on the next call");
+      idle.close();
     } finally {
       bounded.close();
       unbounded.close();

@@ -62,6 +62,8 @@ export interface SshOptions {
    * connection since it started drops the connection (the next call reconnects). Default: 15 000.
    */
   keepaliveInterval?: number;
+  /** A connection with no channel open for this long (ms) is closed; the next call reconnects. Default: 300 000. */
+  idleTimeout?: number;
 }
 
 export interface ExecResult {
@@ -124,6 +126,7 @@ export class SshConnection {
   #socket: Socket | undefined;
   /** When data or a channel close last arrived on the connection. */
   #lastActivity = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
   #connecting: Promise<Client> | undefined;
   #home: string | undefined;
   #open = 0;
@@ -132,7 +135,7 @@ export class SshConnection {
 
   constructor(target: SshTarget, options: SshOptions = {}) {
     this.target = target;
-    this.#options = { connectTimeout: 15_000, commandTimeout: 60_000, maxChannels: 8, keepaliveInterval: 15_000, ...options };
+    this.#options = { connectTimeout: 15_000, commandTimeout: 60_000, maxChannels: 8, keepaliveInterval: 15_000, idleTimeout: 300_000, ...options };
     if (!(this.#options.maxChannels >= 1)) throw new RangeError("maxChannels must be at least 1");
     this.#slots = new Slots(this.#options.maxChannels);
     this.#redactor = Redactor.for([target.privateKey]);
@@ -296,12 +299,17 @@ export class SshConnection {
     this.#open++;
     this.#peakOpen = Math.max(this.#peakOpen, this.#open);
     if (this.#open === 1) this.#socket?.ref();
+    clearTimeout(this.#idleTimer);
   }
 
   #channelClosed(): void {
     this.#open--;
     this.#lastActivity = Date.now();
-    if (this.#open === 0) this.#socket?.unref();
+    if (this.#open === 0) {
+      this.#socket?.unref();
+      // Connections of task-supplied keys would otherwise pile up on a long-running service.
+      this.#idleTimer = setTimeout(() => this.#open === 0 && this.close(), this.#options.idleTimeout).unref();
+    }
   }
 
   /**
