@@ -99,105 +99,160 @@ describe("Slurm connectors on a real cluster", { skip }, () => {
   }
   const pwned = async () => (await cluster.exec(`ls -d /tmp/pwned-${run}* ${cluster.homeDir}/pwned-${run}* 2>/dev/null || true`)).stdout.trim();
 
+  // Jobs of these tests are independent: they run at once (the tests below change shared settings or connections).
+  describe("independent jobs", { concurrency: true }, () => {
+    test("a script with hostile inputs, task name, working dir and options: SUCCEEDED, the inputs reach it byte for byte, nothing runs", async () => {
+      const hostile = `$(touch /tmp/pwned-${run}-a) \`touch /tmp/pwned-${run}-b\` it's "q"; touch /tmp/pwned-${run}-c\n-n line 2 \\ $HOME`;
+      const task = new SlurmScriptTask({
+        name: `pkg.echo $(touch /tmp/pwned-${run}-name)`,
+        inputs: { text: types.string, n: types.int, x: types.float, flag: types.boolean, data: types.file },
+        script: `#!/bin/bash\n#SBATCH --comment=from-the-script\nset -eu\nprintf '[%s]\\n' "$FLYTE_INPUT_TEXT" "$FLYTE_INPUT_N" "$FLYTE_INPUT_X" "$FLYTE_INPUT_FLAG" "$FLYTE_INPUT_DATA" "$EXTRA"\n`,
+        slurm: slurm({ working_dir: `jobs-$(touch\${IFS}/tmp/pwned-${run}-wd)`, sbatch_options: { comment: `$(touch\${IFS}/tmp/pwned-${run}-opt)` }, env: { EXTRA: `';touch /tmp/pwned-${run}-env;'` } }),
+      });
+      const { meta } = await create(task, { text: hostile, n: 7, x: 3, flag: true, data: new FlyteFile("s3://bucket/data/$(touch x).csv") });
+      const { resource, seen } = await until(task, meta);
+      assert.equal(resource.phase, Phase.SUCCEEDED, resource.message);
+      assert.deepEqual(seen.filter((p) => p !== Phase.QUEUED && p !== Phase.RUNNING), [Phase.SUCCEEDED]);
+      assert.match(resource.message, new RegExp(`Slurm job ${jobId(meta)} is COMPLETED\\nJob files on ${cluster.username}@${cluster.host}: .*jobs-\\$\\(touch\\$\\{IFS\\}/tmp/pwned-${run}-wd\\)/flyte-echo---touch--tmp-pwned-${run}-name-[0-9a-f]{8}\\.out \\(stdout\\)`));
+      const { lines } = await logs(task, meta);
+      assert.deepEqual(lines, [`[${hostile.split("\n")[0]}`, `${hostile.split("\n")[1]}]`, "[7]", "[3.0]", "[true]", "[s3://bucket/data/$(touch x).csv]", `[';touch /tmp/pwned-${run}-env;']`]);
+      assert.equal(await pwned(), "", "no hostile value was executed");
+    });
+
+    test("a failing script: FAILED with Slurm's state, exit code and the last 30 lines of stderr", async () => {
+      const task = new SlurmScriptTask({ name: "fails", script: "#!/bin/bash\nfor i in $(seq 1 40); do echo \"line $i\" >&2; done\necho 'Traceback: ValueError: boom' >&2\nexit 3\n", slurm: slurm() });
+      const { meta } = await create(task);
+      const { resource } = await until(task, meta);
+      assert.equal(resource.phase, Phase.FAILED);
+      assert.match(resource.message, new RegExp(`^Slurm job ${jobId(meta)} is FAILED, exit code 3:0\\n`));
+      assert.match(resource.message, /\n--- stderr \(last 30 lines\) ---\nline 12\n[^]*line 40\nTraceback: ValueError: boom$/);
+      assert.doesNotMatch(resource.message, /line 11\n/);
+    });
+
+    test("DeleteTask cancels a running job (ABORTED); deleting it again, a finished job or an unknown job is OK", async () => {
+      const task = new SlurmScriptTask({ name: "sleeper", script: "#!/bin/bash\nsleep 300\n", slurm: slurm() });
+      const { meta } = await create(task);
+      const running = await until(task, meta, "", (phase) => phase === Phase.RUNNING);
+      assert.match(running.resource.message, new RegExp(`Attach to the running job: ssh ${cluster.username}@${cluster.host} 'srun --jobid=${jobId(meta)} --overlap --pty bash'`));
+      await del(task, meta);
+      const { resource } = await until(task, meta);
+      assert.equal(resource.phase, Phase.ABORTED);
+      assert.match(resource.message, /is CANCELLED/);
+      await del(task, meta);
+      const unknown = JSON.parse(decoder.decode(meta)) as Record<string, unknown>;
+      await del(task, new TextEncoder().encode(JSON.stringify({ ...unknown, job_id: "999999" })));
+    });
+
+    test("outputs on file://: the connector moves a File and a Dir the script wrote locally; the job writes to the URI itself", async () => {
+      const byConnector = new SlurmScriptTask({
+        name: "outputs",
+        outputs: { model: types.file, shards: types.dir },
+        script: '#!/bin/bash\nset -eu\nprintf "weights" > "$FLYTE_OUTPUT_MODEL"\nmkdir -p "$FLYTE_OUTPUT_SHARDS/sub"\necho a > "$FLYTE_OUTPUT_SHARDS/a.txt"\necho b > "$FLYTE_OUTPUT_SHARDS/sub/b.txt"\n',
+        slurm: slurm(),
+      });
+      const { meta, prefix } = await create(byConnector);
+      const { resource } = await until(byConnector, meta, prefix);
+      assert.equal(resource.phase, Phase.SUCCEEDED, resource.message);
+      const outputs = (await decodeOutputs(resource.outputs!, byConnector.outputs)) as { model: FlyteFile; shards: FlyteDir };
+      assert.equal(outputs.model.uri, `${prefix}/model`);
+      assert.equal(await readFile(new URL(`${prefix}/model`), "utf8"), "weights");
+      assert.equal(await readFile(new URL(`${prefix}/shards/sub/b.txt`), "utf8"), "b\n");
+      assert.equal(outputs.shards.uri, `${prefix}/shards`);
+
+      const byJob = new SlurmScriptTask({
+        name: "outputs_job",
+        outputs: { model: types.file },
+        outputUpload: "job",
+        script: '#!/bin/bash\nset -eu\ndest="${FLYTE_OUTPUT_MODEL#file://}"\nmkdir -p "$(dirname "$dest")"\nprintf "by the job" > "$dest"\n',
+        slurm: slurm(),
+      });
+      // A prefix the job's user may write to (the connector runs as root here).
+      const job = await create(byJob, {}, { prefix: `file://${cluster.homeDir}/outputs-${run}/job/a0/1` });
+      const done = await until(byJob, job.meta, job.prefix);
+      assert.equal(done.resource.phase, Phase.SUCCEEDED, done.resource.message);
+      assert.equal(await readFile(new URL(`${job.prefix}/model`), "utf8"), "by the job");
+    });
+
+    test("outputs on S3 (s3rver): streamed by the connector, or uploaded by the job with curl", async () => {
+      const byConnector = new SlurmScriptTask({ name: "s3_outputs", outputs: { model: types.file }, script: '#!/bin/bash\nhead -c 300000 /dev/zero | tr "\\0" x > "$FLYTE_OUTPUT_MODEL"\n', slurm: slurm() });
+      const { meta, prefix } = await create(byConnector, {}, { prefix: `s3://bucket/shard/r${run}-s3/a0/1` });
+      const { resource } = await until(byConnector, meta, prefix);
+      assert.equal(resource.phase, Phase.SUCCEEDED, resource.message);
+      const store = new ObjectStore({ s3: { endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, addressingStyle: "path" } });
+      const body = await store.get(`${prefix}/model`);
+      assert.equal(body.length, 300_000);
+      assert.ok(body.every((byte) => byte === 120));
+
+      const byJob = new SlurmScriptTask({
+        name: "s3_job",
+        outputs: { model: types.file },
+        outputUpload: "job",
+        script: '#!/bin/bash\nset -eu\nprintf "curl" > m\ncurl -sSf -X PUT --data-binary @m "$S3_ENDPOINT/${FLYTE_OUTPUT_MODEL#s3://}"\n',
+        slurm: slurm({ env: { S3_ENDPOINT: s3.endpoint } }),
+      });
+      const job = await create(byJob, {}, { prefix: `s3://bucket/shard/r${run}-s3job/a0/1` });
+      const done = await until(byJob, job.meta, job.prefix);
+      assert.equal(done.resource.phase, Phase.SUCCEEDED, done.resource.message);
+      assert.equal(decoder.decode(await store.get(`${job.prefix}/model`)), "curl");
+    });
+
+    test("a `slurm` task: the container entrypoint through Apptainer and Pyxis, its arguments untouched", async () => {
+      for (const runtime of ["apptainer", "pyxis"] as const) {
+        const task = new SlurmTask({
+          name: `native_${runtime}`,
+          image: "ghcr.io/org/img:1",
+          command: ["sh", "-c", 'printf "<%s>\\n" "$@" "$FAKE_CONTAINER_IMAGE" "$FROM_TEMPLATE$FROM_CONFIG"', "sh", `$(touch /tmp/pwned-${run}-native)`, "`id`", "a b", "-n", ""],
+          containerEnv: { FROM_TEMPLATE: "t" },
+          slurm: slurm({ container_runtime: runtime, env: { FROM_CONFIG: "c" } }),
+        });
+        const { meta } = await create(task);
+        const { resource } = await until(task, meta);
+        assert.equal(resource.phase, Phase.SUCCEEDED, resource.message);
+        const { lines } = await logs(task, meta);
+        const image = runtime === "apptainer" ? "docker://ghcr.io/org/img:1" : "ghcr.io#org/img:1";
+        assert.deepEqual(lines.filter((line) => line.startsWith("<")), [`<$(touch /tmp/pwned-${run}-native)>`, "<`id`>", "<a b>", "<-n>", "<>", `<${image}>`, "<tc>"], runtime);
+      }
+      assert.equal(await pwned(), "");
+    });
+
+    test("bad requests: a partition sbatch refuses is INVALID_ARGUMENT with its message; no key is FAILED_PRECONDITION; a job Slurm does not know is not failed at once", async () => {
+      const task = new SlurmScriptTask({ name: "nowhere", script: "#!/bin/bash\ntrue\n", slurm: slurm({ partition: "no-such-partition" }) });
+      await assert.rejects(create(task), (error: { code: number; details: string }) => {
+        assert.equal(error.code, 3, "INVALID_ARGUMENT");
+        assert.match(error.details, /^sbatch failed on 127\.0\.0\.1 \(exit 1\): sbatch: error: .*[Ii]nvalid partition/);
+        return true;
+      });
+      await assert.rejects(create(task, {}, { secrets: { known_hosts_data: cluster.knownHosts } }), (error: { code: number; details: string }) => {
+        assert.equal(error.code, 9, "FAILED_PRECONDITION");
+        assert.match(error.details, /Missing Slurm SSH private key.*FLYTE_SLURM_SSH_PRIVATE_KEY/);
+        return true;
+      });
+      const ok = new SlurmScriptTask({ name: "known", script: "#!/bin/bash\ntrue\n", slurm: slurm() });
+      const { meta } = await create(ok);
+      const unknown = new TextEncoder().encode(JSON.stringify({ ...(JSON.parse(decoder.decode(meta)) as object), job_id: "987654" }));
+      const resource = await get(ok, unknown);
+      assert.equal(resource.phase, Phase.RUNNING);
+      assert.match(resource.message, /temporarily unavailable.*Slurm job 987654 .* is not known to squeue, sacct or scontrol on 127\.0\.0\.1 yet/);
+    });
+
+    test("GetTaskLogs streams the output file in pages with a continuation token; lines > 0 is its tail", async () => {
+      const task = new SlurmScriptTask({ name: "chatty", script: "#!/bin/bash\nseq 1 2500\n", slurm: slurm() });
+      const { meta } = await create(task);
+      assert.equal((await until(task, meta)).resource.phase, Phase.SUCCEEDED);
+      const all = await logs(task, meta);
+      assert.equal(all.lines.length, 2500);
+      assert.equal(all.lines[2499], "2500");
+      assert.equal(all.token, String(Buffer.byteLength(Array.from({ length: 2500 }, (_, i) => `${i + 1}\n`).join(""))));
+      assert.deepEqual((await logs(task, meta, { token: all.token })).lines, []);
+      assert.deepEqual((await logs(task, meta, { token: String(Number(all.token) - 15) })).lines, ["2498", "2499", "2500"]);
+      assert.deepEqual((await logs(task, meta, { lines: 3 })).lines, ["2498", "2499", "2500"]);
+    });
+  });
+
   test("ListConnectors lists both task types", async () => {
     const { connectors } = await service.client.unary(ConnectorMetadataService.method.listConnectors, {});
     const categories = connectors.flatMap((c) => c.supportedTaskCategories.map((t) => t.name)).sort();
     assert.deepEqual(categories, ["slurm", "slurm_script"]);
-  });
-
-  test("a script with hostile inputs, task name, working dir and options: SUCCEEDED, the inputs reach it byte for byte, nothing runs", async () => {
-    const hostile = `$(touch /tmp/pwned-${run}-a) \`touch /tmp/pwned-${run}-b\` it's "q"; touch /tmp/pwned-${run}-c\n-n line 2 \\ $HOME`;
-    const task = new SlurmScriptTask({
-      name: `pkg.echo $(touch /tmp/pwned-${run}-name)`,
-      inputs: { text: types.string, n: types.int, x: types.float, flag: types.boolean, data: types.file },
-      script: `#!/bin/bash\n#SBATCH --comment=from-the-script\nset -eu\nprintf '[%s]\\n' "$FLYTE_INPUT_TEXT" "$FLYTE_INPUT_N" "$FLYTE_INPUT_X" "$FLYTE_INPUT_FLAG" "$FLYTE_INPUT_DATA" "$EXTRA"\n`,
-      slurm: slurm({ working_dir: `jobs-$(touch\${IFS}/tmp/pwned-${run}-wd)`, sbatch_options: { comment: `$(touch\${IFS}/tmp/pwned-${run}-opt)` }, env: { EXTRA: `';touch /tmp/pwned-${run}-env;'` } }),
-    });
-    const { meta } = await create(task, { text: hostile, n: 7, x: 3, flag: true, data: new FlyteFile("s3://bucket/data/$(touch x).csv") });
-    const { resource, seen } = await until(task, meta);
-    assert.equal(resource.phase, Phase.SUCCEEDED, resource.message);
-    assert.deepEqual(seen.filter((p) => p !== Phase.QUEUED && p !== Phase.RUNNING), [Phase.SUCCEEDED]);
-    assert.match(resource.message, new RegExp(`Slurm job ${jobId(meta)} is COMPLETED\\nJob files on ${cluster.username}@${cluster.host}: .*jobs-\\$\\(touch\\$\\{IFS\\}/tmp/pwned-${run}-wd\\)/flyte-echo---touch--tmp-pwned-${run}-name-[0-9a-f]{8}\\.out \\(stdout\\)`));
-    const { lines } = await logs(task, meta);
-    assert.deepEqual(lines, [`[${hostile.split("\n")[0]}`, `${hostile.split("\n")[1]}]`, "[7]", "[3.0]", "[true]", "[s3://bucket/data/$(touch x).csv]", `[';touch /tmp/pwned-${run}-env;']`]);
-    assert.equal(await pwned(), "", "no hostile value was executed");
-  });
-
-  test("a failing script: FAILED with Slurm's state, exit code and the last 30 lines of stderr", async () => {
-    const task = new SlurmScriptTask({ name: "fails", script: "#!/bin/bash\nfor i in $(seq 1 40); do echo \"line $i\" >&2; done\necho 'Traceback: ValueError: boom' >&2\nexit 3\n", slurm: slurm() });
-    const { meta } = await create(task);
-    const { resource } = await until(task, meta);
-    assert.equal(resource.phase, Phase.FAILED);
-    assert.match(resource.message, new RegExp(`^Slurm job ${jobId(meta)} is FAILED, exit code 3:0\\n`));
-    assert.match(resource.message, /\n--- stderr \(last 30 lines\) ---\nline 12\n[^]*line 40\nTraceback: ValueError: boom$/);
-    assert.doesNotMatch(resource.message, /line 11\n/);
-  });
-
-  test("DeleteTask cancels a running job (ABORTED); deleting it again, a finished job or an unknown job is OK", async () => {
-    const task = new SlurmScriptTask({ name: "sleeper", script: "#!/bin/bash\nsleep 300\n", slurm: slurm() });
-    const { meta } = await create(task);
-    const running = await until(task, meta, "", (phase) => phase === Phase.RUNNING);
-    assert.match(running.resource.message, new RegExp(`Attach to the running job: ssh ${cluster.username}@${cluster.host} 'srun --jobid=${jobId(meta)} --overlap --pty bash'`));
-    await del(task, meta);
-    const { resource } = await until(task, meta);
-    assert.equal(resource.phase, Phase.ABORTED);
-    assert.match(resource.message, /is CANCELLED/);
-    await del(task, meta);
-    const unknown = JSON.parse(decoder.decode(meta)) as Record<string, unknown>;
-    await del(task, new TextEncoder().encode(JSON.stringify({ ...unknown, job_id: "999999" })));
-  });
-
-  test("outputs on file://: the connector moves a File and a Dir the script wrote locally; the job writes to the URI itself", async () => {
-    const byConnector = new SlurmScriptTask({
-      name: "outputs",
-      outputs: { model: types.file, shards: types.dir },
-      script: '#!/bin/bash\nset -eu\nprintf "weights" > "$FLYTE_OUTPUT_MODEL"\nmkdir -p "$FLYTE_OUTPUT_SHARDS/sub"\necho a > "$FLYTE_OUTPUT_SHARDS/a.txt"\necho b > "$FLYTE_OUTPUT_SHARDS/sub/b.txt"\n',
-      slurm: slurm(),
-    });
-    const { meta, prefix } = await create(byConnector);
-    const { resource } = await until(byConnector, meta, prefix);
-    assert.equal(resource.phase, Phase.SUCCEEDED, resource.message);
-    const outputs = (await decodeOutputs(resource.outputs!, byConnector.outputs)) as { model: FlyteFile; shards: FlyteDir };
-    assert.equal(outputs.model.uri, `${prefix}/model`);
-    assert.equal(await readFile(new URL(`${prefix}/model`), "utf8"), "weights");
-    assert.equal(await readFile(new URL(`${prefix}/shards/sub/b.txt`), "utf8"), "b\n");
-    assert.equal(outputs.shards.uri, `${prefix}/shards`);
-
-    const byJob = new SlurmScriptTask({
-      name: "outputs_job",
-      outputs: { model: types.file },
-      outputUpload: "job",
-      script: '#!/bin/bash\nset -eu\ndest="${FLYTE_OUTPUT_MODEL#file://}"\nmkdir -p "$(dirname "$dest")"\nprintf "by the job" > "$dest"\n',
-      slurm: slurm(),
-    });
-    // A prefix the job's user may write to (the connector runs as root here).
-    const job = await create(byJob, {}, { prefix: `file://${cluster.homeDir}/outputs-${run}/job/a0/1` });
-    const done = await until(byJob, job.meta, job.prefix);
-    assert.equal(done.resource.phase, Phase.SUCCEEDED, done.resource.message);
-    assert.equal(await readFile(new URL(`${job.prefix}/model`), "utf8"), "by the job");
-  });
-
-  test("outputs on S3 (s3rver): streamed by the connector, or uploaded by the job with curl", async () => {
-    const byConnector = new SlurmScriptTask({ name: "s3_outputs", outputs: { model: types.file }, script: '#!/bin/bash\nhead -c 300000 /dev/zero | tr "\\0" x > "$FLYTE_OUTPUT_MODEL"\n', slurm: slurm() });
-    const { meta, prefix } = await create(byConnector, {}, { prefix: `s3://bucket/shard/r${run}-s3/a0/1` });
-    const { resource } = await until(byConnector, meta, prefix);
-    assert.equal(resource.phase, Phase.SUCCEEDED, resource.message);
-    const store = new ObjectStore({ s3: { endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, addressingStyle: "path" } });
-    const body = await store.get(`${prefix}/model`);
-    assert.equal(body.length, 300_000);
-    assert.ok(body.every((byte) => byte === 120));
-
-    const byJob = new SlurmScriptTask({
-      name: "s3_job",
-      outputs: { model: types.file },
-      outputUpload: "job",
-      script: '#!/bin/bash\nset -eu\nprintf "curl" > m\ncurl -sSf -X PUT --data-binary @m "$S3_ENDPOINT/${FLYTE_OUTPUT_MODEL#s3://}"\n',
-      slurm: slurm({ env: { S3_ENDPOINT: s3.endpoint } }),
-    });
-    const job = await create(byJob, {}, { prefix: `s3://bucket/shard/r${run}-s3job/a0/1` });
-    const done = await until(byJob, job.meta, job.prefix);
-    assert.equal(done.resource.phase, Phase.SUCCEEDED, done.resource.message);
-    assert.equal(decoder.decode(await store.get(`${job.prefix}/model`)), "curl");
   });
 
   test("an output above FLYTE_SLURM_CONNECTOR_UPLOAD_MAX_BYTES, or a declared output never written, fails the task", async () => {
@@ -274,45 +329,6 @@ describe("Slurm connectors on a real cluster", { skip }, () => {
     }
   });
 
-  test("a `slurm` task: the container entrypoint through Apptainer and Pyxis, its arguments untouched", async () => {
-    for (const runtime of ["apptainer", "pyxis"] as const) {
-      const task = new SlurmTask({
-        name: `native_${runtime}`,
-        image: "ghcr.io/org/img:1",
-        command: ["sh", "-c", 'printf "<%s>\\n" "$@" "$FAKE_CONTAINER_IMAGE" "$FROM_TEMPLATE$FROM_CONFIG"', "sh", `$(touch /tmp/pwned-${run}-native)`, "`id`", "a b", "-n", ""],
-        containerEnv: { FROM_TEMPLATE: "t" },
-        slurm: slurm({ container_runtime: runtime, env: { FROM_CONFIG: "c" } }),
-      });
-      const { meta } = await create(task);
-      const { resource } = await until(task, meta);
-      assert.equal(resource.phase, Phase.SUCCEEDED, resource.message);
-      const { lines } = await logs(task, meta);
-      const image = runtime === "apptainer" ? "docker://ghcr.io/org/img:1" : "ghcr.io#org/img:1";
-      assert.deepEqual(lines.filter((line) => line.startsWith("<")), [`<$(touch /tmp/pwned-${run}-native)>`, "<`id`>", "<a b>", "<-n>", "<>", `<${image}>`, "<tc>"], runtime);
-    }
-    assert.equal(await pwned(), "");
-  });
-
-  test("bad requests: a partition sbatch refuses is INVALID_ARGUMENT with its message; no key is FAILED_PRECONDITION; a job Slurm does not know is not failed at once", async () => {
-    const task = new SlurmScriptTask({ name: "nowhere", script: "#!/bin/bash\ntrue\n", slurm: slurm({ partition: "no-such-partition" }) });
-    await assert.rejects(create(task), (error: { code: number; details: string }) => {
-      assert.equal(error.code, 3, "INVALID_ARGUMENT");
-      assert.match(error.details, /^sbatch failed on 127\.0\.0\.1 \(exit 1\): sbatch: error: .*[Ii]nvalid partition/);
-      return true;
-    });
-    await assert.rejects(create(task, {}, { secrets: { known_hosts_data: cluster.knownHosts } }), (error: { code: number; details: string }) => {
-      assert.equal(error.code, 9, "FAILED_PRECONDITION");
-      assert.match(error.details, /Missing Slurm SSH private key.*FLYTE_SLURM_SSH_PRIVATE_KEY/);
-      return true;
-    });
-    const ok = new SlurmScriptTask({ name: "known", script: "#!/bin/bash\ntrue\n", slurm: slurm() });
-    const { meta } = await create(ok);
-    const unknown = new TextEncoder().encode(JSON.stringify({ ...(JSON.parse(decoder.decode(meta)) as object), job_id: "987654" }));
-    const resource = await get(ok, unknown);
-    assert.equal(resource.phase, Phase.RUNNING);
-    assert.match(resource.message, /temporarily unavailable.*Slurm job 987654 .* is not known to squeue, sacct or scontrol on 127\.0\.0\.1 yet/);
-  });
-
   test("a repeated CreateTask of one attempt returns the same job; concurrent polls of many jobs share squeue calls", async () => {
     const task = new SlurmScriptTask({ name: "twice", script: "#!/bin/bash\nsleep 2\n", slurm: slurm() });
     const request = await createRequest(task);
@@ -329,17 +345,5 @@ describe("Slurm connectors on a real cluster", { skip }, () => {
     await Promise.all(metas.map((meta) => del(task, meta)));
   });
 
-  test("GetTaskLogs streams the output file in pages with a continuation token; lines > 0 is its tail", async () => {
-    const task = new SlurmScriptTask({ name: "chatty", script: "#!/bin/bash\nseq 1 2500\n", slurm: slurm() });
-    const { meta } = await create(task);
-    assert.equal((await until(task, meta)).resource.phase, Phase.SUCCEEDED);
-    const all = await logs(task, meta);
-    assert.equal(all.lines.length, 2500);
-    assert.equal(all.lines[2499], "2500");
-    assert.equal(all.token, String(Buffer.byteLength(Array.from({ length: 2500 }, (_, i) => `${i + 1}\n`).join(""))));
-    assert.deepEqual((await logs(task, meta, { token: all.token })).lines, []);
-    assert.deepEqual((await logs(task, meta, { token: String(Number(all.token) - 15) })).lines, ["2498", "2499", "2500"]);
-    assert.deepEqual((await logs(task, meta, { lines: 3 })).lines, ["2498", "2499", "2500"]);
-  });
 });
 

@@ -358,6 +358,8 @@ export class SshConnection {
             return finish(new SshError("UNAVAILABLE", `Cannot open a channel on ${this.#where}: ${error.message}.`, true, { cause: error }));
           }
           stream = channel;
+          // Faults reach the caller through "close"/the timer; an "error" event without a listener would crash the process.
+          channel.on("error", () => {});
           if (settled) return quietly(() => channel.close());
           const collect = (into: Buffer[], index: 0 | 1) => (chunk: Buffer) => {
             this.#lastActivity = Date.now();
@@ -429,7 +431,9 @@ export class SshConnection {
         const open = (attempt: number) => {
           try {
             client.sftp((error, session) => {
-              if (!error) return resolve(session);
+              // ssh2 emits "error" on a session whose connection drops (e.g. "No response from server"); every
+              // operation's callback gets the fault too, so the event only needs a listener.
+              if (!error) return resolve(session.on("error", () => {}));
               if (/open failed/i.test(error.message) && attempt < CHANNEL_OPEN_RETRIES && !signal?.aborted) return void setTimeout(() => open(attempt + 1), 25 * 2 ** attempt);
               reject(new SshError("UNAVAILABLE", `Cannot start SFTP on ${this.#where}: ${error.message}.`, true, { cause: error }));
             });
@@ -545,7 +549,8 @@ export class SftpSession {
 
   /** A stream of the file's bytes (SFTP reads, pipelined); `start`/`end` (inclusive) select a range. */
   readStream(path: string, range: { start?: number; end?: number } = {}): Readable {
-    return this.#sftp.createReadStream(path, range);
+    // A consumer that stopped reading (a failed upload) leaves the stream's later "error" unheard: not a crash.
+    return this.#sftp.createReadStream(path, range).on("error", () => {});
   }
 }
 
