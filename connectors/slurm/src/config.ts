@@ -94,6 +94,9 @@ function stringList(value: unknown, key: string): string[] {
   return value as string[];
 }
 
+/** An output name that is a plain file name (it becomes a path on the cluster and a key under the output prefix). */
+export const OUTPUT_NAME = /^(?!\.\.?$)[\p{L}\p{N}_.-]+$/u;
+
 /** A declared script output: where it ends up and who moves it there (Python's `declared_outputs` values). */
 export interface DeclaredOutput {
   uri: string;
@@ -126,6 +129,7 @@ export function parseCustom(custom: Json): SlurmCustom {
   const container = object(custom["container"], "container");
   const outputs = object(custom["outputs"], "outputs");
   for (const [name, kind] of Object.entries(outputs)) {
+    if (!OUTPUT_NAME.test(name)) throw invalid(`custom.outputs: output name ${JSON.stringify(name.slice(0, 80))} must be letters, digits, '_', '.' or '-' (a file name, no path).`);
     if (kind !== "file" && kind !== "directory") throw invalid(`custom.outputs.${name} must be "file" or "directory".`);
   }
   const upload = custom["output_upload"] ?? "connector";
@@ -190,6 +194,8 @@ export class SlurmJobMetadata extends ResourceMeta.define({
       throw new Error("stdout_path and stderr_path must be the job's own .out and .err files in one directory");
     }
     for (const [name, spec] of Object.entries(this.declared_outputs ?? {})) {
+      // A name with a path in it would make the connector read (and upload) another file of the account.
+      if (!OUTPUT_NAME.test(name)) throw new Error(`declared_outputs name ${JSON.stringify(name.slice(0, 80))} is not a plain file name`);
       const output = spec as Partial<DeclaredOutput> | null;
       if (!output || typeof output !== "object" || typeof output.uri !== "string" || typeof output.written_to !== "string") throw new Error(`declared_outputs.${name} must have uri and written_to`);
       if (output.kind !== "file" && output.kind !== "directory") throw new Error(`declared_outputs.${name}.kind must be "file" or "directory"`);

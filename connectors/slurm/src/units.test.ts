@@ -136,6 +136,7 @@ describe("SlurmJobMetadata on the wire", () => {
       { port: 0 },
       { declared_outputs: { m: { uri: "s3://b/m", kind: "file", upload: "connector", written_to: "/home/u/.ssh/id_rsa" } } },
       { declared_outputs: { m: { uri: "s3://b/m", kind: "pickle", upload: "job", written_to: "s3://b/m" } } },
+      { declared_outputs: { "../../../.ssh/id_ed25519": { uri: "s3://b/../../../.ssh/id_ed25519", kind: "file", upload: "connector", written_to: "/o/flyte-x-00000001.outputs/../../../.ssh/id_ed25519" } } },
     ];
     for (const change of bad) {
       assert.throws(() => SlurmJobMetadata.decode(encoder.encode(JSON.stringify({ ...base, ...change }))), (e: Error & { code?: string }) => e.code === "INVALID_ARGUMENT", JSON.stringify(change));
@@ -153,7 +154,7 @@ describe("configuration", () => {
   });
 
   test("custom keys of the wrong shape are INVALID_ARGUMENT naming the key", () => {
-    for (const [custom, key] of [[{ sbatch: "x" }, "sbatch"], [{ connection: { port: "22" } }, "connection.port"], [{ outputs: { m: "float" } }, "outputs.m"], [{ output_upload: "pod" }, "output_upload"], [{ container: { mounts: "/a:/b" } }, "container.mounts"], [{ modules: [1] }, "modules"]] as const) {
+    for (const [custom, key] of [[{ sbatch: "x" }, "sbatch"], [{ connection: { port: "22" } }, "connection.port"], [{ outputs: { m: "float" } }, "outputs.m"], [{ output_upload: "pod" }, "output_upload"], [{ container: { mounts: "/a:/b" } }, "container.mounts"], [{ modules: [1] }, "modules"], [{ outputs: { "../x": "file" } }, "outputs"]] as const) {
       assert.throws(() => parseCustom(custom as never), (e: Error & { code?: string }) => e.code === "INVALID_ARGUMENT" && e.message.includes(`custom.${key}`), key);
     }
   });
