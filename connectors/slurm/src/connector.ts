@@ -12,6 +12,7 @@ import {
   FlyteDir,
   FlyteFile,
   Phase,
+  pythonFloatRepr,
   SecretNotFoundError,
   StorageError,
   type CreateRequest,
@@ -44,7 +45,7 @@ import {
   type DeclaredOutput,
   type SlurmCustom,
 } from "./config.js";
-import { inputEnvName, outputEnvName, pythonFloatRepr, pythonStr, renderContainerJob, renderScriptJob, shellQuote } from "./render.js";
+import { inputEnvName, outputEnvName, renderContainerJob, renderScriptJob, shellQuote, structScalarText } from "./render.js";
 import { cancelJob, StatusBatcher, submitOnce, tailFile } from "./slurm-commands.js";
 import { SshError, SshPool, type SshConnection, type SshOptions, type SshTarget } from "./ssh.js";
 import { describeState, phaseOfState } from "./states.js";
@@ -167,7 +168,7 @@ function envFromInputs(inputs: Record<string, unknown>, template: TaskTemplate):
 }
 
 function configEnv(env: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, pythonStr(value)]));
+  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, structScalarText(value)]));
 }
 
 /**

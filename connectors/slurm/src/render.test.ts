@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
+import { pythonFloatRepr } from "flyte-connectors";
 import {
   apptainerImageRef,
   exportLines,
@@ -9,7 +10,6 @@ import {
   OUTPUT_REFERENCE,
   outputEnvName,
   pyxisImageRef,
-  pythonFloatRepr,
   renderContainerJob,
   renderScriptJob,
   shellQuote,

@@ -1,6 +1,6 @@
 // Rendering of sbatch scripts: pure functions, so the generated text is unit-tested against the Python plugin's
 // (flyte-sdk plugins/slurm script.py) without a cluster. Every value that reaches the shell is quoted here.
-import { ConnectorError } from "flyte-connectors";
+import { ConnectorError, pythonFloatRepr } from "flyte-connectors";
 
 /** Container runtimes a `slurm` task can be launched with (Python: CONTAINER_RUNTIMES). */
 export const CONTAINER_RUNTIMES = ["pyxis", "apptainer"] as const;
@@ -54,7 +54,7 @@ export function shellJoin(args: readonly string[]): string {
  * Python's `str()` of a value read from a protobuf Struct (every number is a float there): `True`, `None`, `2.0`,
  * `0.1`, `1e-07`. Used where the Python plugin renders config values with `str()`.
  */
-export function pythonStr(value: unknown): string {
+export function structScalarText(value: unknown): string {
   if (value === true) return "True";
   if (value === false) return "False";
   if (value === null || value === undefined) return "None";
@@ -62,26 +62,6 @@ export function pythonStr(value: unknown): string {
   if (typeof value === "bigint") return value.toString();
   if (typeof value === "string") return value;
   throw invalid(`a list or object (${JSON.stringify(value).slice(0, 60)}) cannot be rendered as a shell or sbatch value`);
-}
-
-/** Python's `repr(float)`: shortest round-trip digits, exponent when the exponent is < -4 or >= 16. */
-export function pythonFloatRepr(value: number): string {
-  if (Number.isNaN(value)) return "nan";
-  if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
-  if (value === 0) return Object.is(value, -0) ? "-0.0" : "0.0";
-  const [mantissa, exponentText] = value.toExponential().split("e") as [string, string];
-  const exponent = Number(exponentText);
-  const negative = mantissa.startsWith("-");
-  const digits = mantissa.replace("-", "").replace(".", "");
-  const sign = negative ? "-" : "";
-  if (exponent < -4 || exponent >= 16) {
-    const body = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    return `${sign}${body}e${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
-  }
-  if (exponent < 0) return `${sign}0.${"0".repeat(-exponent - 1)}${digits}`;
-  const whole = digits.slice(0, exponent + 1).padEnd(exponent + 1, "0");
-  const fraction = digits.slice(exponent + 1);
-  return `${sign}${whole}.${fraction || "0"}`;
 }
 
 /** `FLYTE_<KIND>_<NAME>`: the name upper-cased with anything outside `[A-Za-z0-9_]` replaced by `_` (per code point). */
@@ -124,7 +104,7 @@ function sbatchDirective(key: string, value: unknown): string {
   if (!SBATCH_KEY.test(key)) throw invalid(`Invalid sbatch option name: ${JSON.stringify(key)} (expected lower-case letters, digits and '-').`);
   if (value === true || value === null || value === undefined) return `#SBATCH --${key}`;
   // Integral numbers are ints: the Python connector converts Struct floats back with `_int_or_none`.
-  const rendered = typeof value === "number" && Number.isInteger(value) ? String(value) : pythonStr(value);
+  const rendered = typeof value === "number" && Number.isInteger(value) ? String(value) : structScalarText(value);
   // A newline ends the #SBATCH comment (the rest would run as the SSH user); a space smuggles in a second option.
   if (/\s/u.test(rendered)) {
     throw invalid(`sbatch option ${JSON.stringify(key)} may not contain whitespace: ${JSON.stringify(rendered)}. A single value could otherwise smuggle in a second option, or end the directive.`);
