@@ -131,7 +131,8 @@ beforeEach(() => {
 
 const A = AsyncConnectorService.method;
 const fastRetry = { retries: 3, minDelay: 1, maxDelay: 5 };
-const connector = () => new DatabricksConnector({ insecureHttp: true, retry: fastRetry });
+// The fake listens on loopback, which the URL policy refuses unless the operator lists it.
+const connector = () => new DatabricksConnector({ insecureHttp: true, retry: fastRetry, allowedOrigins: [`http://${instance}`] });
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -441,7 +442,7 @@ test("DatabricksTask runs end to end through runTask (notebook task, token from 
 });
 
 test("a workspace that hangs: get answers the last known phase within the poll budget, not a deadline error", async () => {
-  const hasty = new DatabricksConnector({ insecureHttp: true, retry: fastRetry, pollBudget: 300 });
+  const hasty = new DatabricksConnector({ insecureHttp: true, retry: fastRetry, pollBudget: 300, allowedOrigins: [`http://${instance}`] });
   const task = new DatabricksTask({ name: "t", databricksInstance: instance, databricksToken: "T", databricksConf: { run_name: "forever", new_cluster: newCluster, notebook_task: { notebook_path: "/x" } } });
   const taskTemplate = task.toTaskTemplate();
   const call = { secrets: { databricks_token: TOKEN }, configs: {}, signal: AbortSignal.timeout(10_000) };
