@@ -218,6 +218,10 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
         maxReceiveMessageBytes,
         tls: opts.tls,
         healthy: () => serving,
+        // Keep-alive clients of the Connect port (and load balancers in front) rebalance after a scale-up too.
+        maxConnectionAgeMs: opts.maxConnectionAgeMs ?? 0,
+        maxConnectionAgeGraceMs: opts.maxConnectionAgeGraceMs ?? gracePeriodMs,
+        maxConnectionIdleMs: opts.maxConnectionIdleMs ?? 0,
         onEvent: transportEvents.record,
         onHandlerError: (error, path) => logger.error({ err: error, path }, "unexpected error in the Connect transport"),
       });

@@ -5,22 +5,28 @@
 // gRPC transport: only the framing differs, so codes, messages, metrics and logs are the same on every port.
 // One port serves HTTP/1.1 and h2c (prior knowledge, told apart by the HTTP/2 preface), or with TLS both by ALPN;
 // `/healthz` and `/health` answer 200 while the service is healthy, 503 otherwise.
+// Max connection age and idle apply here as on the gRPC port (so keep-alive clients and load balancers in front
+// rebalance after a scale-up): HTTP/2 connections get GOAWAY; HTTP/1.1 has none, so its counterpart is
+// `connection: close` on the answers in progress (then the socket is closed) or closing the idle socket, counted
+// as `goaway_sent` all the same.
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import type tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import zlib from "node:zlib";
 import { fromJsonString, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Status, encodeGrpcMessage } from "./status.js";
-import type { CallProtocol, MetadataValue, MethodDefinition, OutgoingMetadata, ServerCall, TransportOptions, TransportServer } from "./types.js";
+import type { CallProtocol, MetadataValue, MethodDefinition, OutgoingMetadata, ServerCall, TransportEvent, TransportOptions, TransportServer } from "./types.js";
 import { runDoneCallbacks, untilEventOrDone } from "./call-done.js";
 
 const DRAIN_OR_CLOSE = ["drain", "close"] as const;
 
 /** Options of {@link ConnectServer}. */
-export interface ConnectServerOptions extends Pick<TransportOptions, "maxReceiveMessageBytes" | "tls" | "onHandlerError" | "onEvent"> {
+export interface ConnectServerOptions
+  extends Pick<TransportOptions, "maxReceiveMessageBytes" | "tls" | "onHandlerError" | "onEvent" | "maxConnectionAgeMs" | "maxConnectionAgeGraceMs" | "maxConnectionIdleMs"> {
   /** `/healthz` and `/health` answer 200 while this returns true, 503 while it returns false. Default: always 200. */
   healthy?: (() => boolean) | undefined;
   /** Responses (and stream messages) at least this large are gzipped when the client accepts gzip. Default: 1024. */
@@ -71,6 +77,8 @@ const FIRST_BYTES_TIMEOUT_MS = 10_000;
 const MAX_TIMEOUT_DIGITS = 10;
 /** Longest timer Node can set (2^31 − 1 ms); a longer deadline is none. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Default of {@link ConnectServerOptions.maxConnectionAgeGraceMs} (the gRPC port's). */
+const DEFAULT_MAX_CONNECTION_AGE_GRACE_MS = 30_000;
 const ACCEPT_ENCODING = "gzip";
 const JSON_READ = { ignoreUnknownFields: true } as const;
 const FLAG_COMPRESSED = 0x01;
@@ -565,6 +573,24 @@ function plain(res: Response, status: number, text: string, extra: string[] = []
   }
 }
 
+type Connection = net.Socket | http2.Http2Session;
+
+/** One connection's requests and timers, for max connection age and idle. */
+class ConnectionState {
+  /** Answers in progress on the connection. */
+  readonly responses = new Set<Response>();
+  /** Renewed (age or idle): takes no new requests; HTTP/1.1 closes after the answers in progress. */
+  renewed = false;
+  idleTimer: NodeJS.Timeout | undefined = undefined;
+  readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(readonly connection: Connection) {}
+
+  get http1(): boolean {
+    return this.connection instanceof net.Socket;
+  }
+}
+
 /** Connect (and gRPC-Web) on one port, over HTTP/1.1 and HTTP/2, running the gRPC transport's method definitions. */
 export class ConnectServer implements TransportServer {
   readonly #methods = new Map<string, MethodDefinition>();
@@ -575,6 +601,8 @@ export class ConnectServer implements TransportServer {
   readonly #listener: net.Server;
   readonly #sockets = new Set<net.Socket>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  /** Connections watched for max age / idle (only when either is set). */
+  readonly #connections = new WeakMap<Connection, ConnectionState>();
   #closed: Promise<void> | undefined;
   readonly compressMinBytes: number;
   readonly maxReceiveMessageBytes: number;
@@ -595,6 +623,10 @@ export class ConnectServer implements TransportServer {
       this.#listener = secure;
       secure.on("tlsClientError", noop);
       secure.on("connection", (socket: net.Socket) => this.#track(socket));
+      // HTTP/1.1 over TLS: its requests arrive on the TLS socket (HTTP/2 ones on a session, watched below).
+      secure.on("secureConnection", (socket: tls.TLSSocket) => {
+        if (socket.alpnProtocol !== "h2") this.#watch(socket);
+      });
     } else {
       this.#http2 = http2.createServer(settings, onRequest);
       this.#listener = net.createServer((socket) => this.#sniff(socket));
@@ -603,6 +635,7 @@ export class ConnectServer implements TransportServer {
       this.#sessions.add(session);
       session.on("error", noop);
       session.once("close", () => this.#sessions.delete(session));
+      this.#watch(session);
       if (this.#closed) session.close();
     });
     this.#http2.on("sessionError", noop);
@@ -679,6 +712,90 @@ export class ConnectServer implements TransportServer {
     });
   }
 
+  #emit(event: TransportEvent["event"], detail: Record<string, unknown>): void {
+    this.#options.onEvent?.({ event, detail });
+  }
+
+  /** Starts the max-age (±10%, as the gRPC port) and idle clocks of a new connection, when either is set. */
+  #watch(connection: Connection): void {
+    const age = this.#options.maxConnectionAgeMs ?? 0;
+    if (age <= 0 && (this.#options.maxConnectionIdleMs ?? 0) <= 0) return;
+    const state = new ConnectionState(connection);
+    this.#connections.set(connection, state);
+    connection.once("close", () => {
+      clearTimeout(state.idleTimer);
+      for (const timer of state.timers) clearTimeout(timer);
+    });
+    if (age > 0) state.timers.push(setTimeout(() => this.#expire(state), Math.min(age * (0.9 + Math.random() * 0.2), MAX_TIMER_MS)).unref());
+    this.#startIdle(state);
+  }
+
+  #startIdle(state: ConnectionState): void {
+    const idle = this.#options.maxConnectionIdleMs ?? 0;
+    if (idle <= 0 || state.renewed) return;
+    clearTimeout(state.idleTimer);
+    state.idleTimer = setTimeout(() => {
+      state.idleTimer = undefined;
+      if (state.responses.size > 0 || state.renewed || state.connection.destroyed) return;
+      this.#emit("connection_idle_closed", { idleMs: idle, protocol: "connect" });
+      this.#renew(state, "max_connection_idle");
+    }, Math.min(idle, MAX_TIMER_MS)).unref();
+  }
+
+  /** Max age: renewed now; answers still in progress after the grace are cut (the connection destroyed). */
+  #expire(state: ConnectionState): void {
+    if (state.renewed || state.connection.destroyed) return;
+    this.#renew(state, "max_connection_age");
+    const grace = Math.min(this.#options.maxConnectionAgeGraceMs ?? DEFAULT_MAX_CONNECTION_AGE_GRACE_MS, MAX_TIMER_MS);
+    const hard = setTimeout(() => {
+      const connection = state.connection;
+      if (connection.destroyed) return;
+      this.#emit("connection_age_closed", { calls: state.responses.size, graceMs: grace, protocol: "connect" });
+      connection.destroy();
+    }, grace).unref();
+    state.timers.push(hard);
+  }
+
+  /**
+   * No new requests on the connection: HTTP/2 gets GOAWAY (node closes it once its streams are done); an idle
+   * HTTP/1.1 socket is closed, a busy one answers with `connection: close` and is closed after its answers.
+   */
+  #renew(state: ConnectionState, reason: string): void {
+    state.renewed = true;
+    clearTimeout(state.idleTimer);
+    const connection = state.connection;
+    this.#emit("goaway_sent", { reason, protocol: "connect", http: state.http1 ? "1.1" : "2" });
+    if (connection instanceof net.Socket) {
+      // node:http writes `connection: close` and closes the socket after an answer not keeping it alive; answers
+      // whose headers are out already are followed by a close in #requestStarted's close handler.
+      if (state.responses.size === 0) connection.destroySoon();
+      else for (const res of state.responses) (res as http.ServerResponse).shouldKeepAlive = false;
+      return;
+    }
+    try {
+      connection.close();
+    } catch {
+      // closing already
+    }
+  }
+
+  /** Counts the request on its connection (max age and idle): a renewed HTTP/1.1 connection closes after it. */
+  #requestStarted(req: Request, res: Response): void {
+    const connection = res instanceof http.ServerResponse ? req.socket : (req as http2.Http2ServerRequest).stream.session;
+    const state = connection && this.#connections.get(connection);
+    if (!state) return;
+    state.responses.add(res);
+    clearTimeout(state.idleTimer);
+    state.idleTimer = undefined;
+    if (state.renewed && res instanceof http.ServerResponse) res.shouldKeepAlive = false;
+    res.once("close", () => {
+      state.responses.delete(res);
+      if (state.responses.size > 0) return;
+      if (!state.renewed) this.#startIdle(state);
+      else if (state.connection instanceof net.Socket && !state.connection.destroyed) state.connection.destroySoon();
+    });
+  }
+
   /** Cleartext: HTTP/2 with prior knowledge starts with the connection preface; anything else is HTTP/1.1. */
   #sniff(socket: net.Socket): void {
     this.#track(socket);
@@ -701,6 +818,7 @@ export class ConnectServer implements TransportServer {
       // node:http2 reads what is buffered on the socket when the session starts; node:http needs it flowing.
       if (isH2) this.#http2.emit("connection", socket);
       else {
+        this.#watch(socket);
         this.#http1.emit("connection", socket);
         socket.resume();
       }
@@ -709,6 +827,7 @@ export class ConnectServer implements TransportServer {
   }
 
   #onRequest(req: Request, res: Response): void {
+    this.#requestStarted(req, res);
     try {
       this.#route(req, res);
     } catch (error) {
