@@ -16,13 +16,19 @@ import {
   type ResourceRequest,
   type TaskLogInit,
 } from "flyte-connectors";
-import { describeFault, pollTolerantly, type RetryOptions } from "flyte-connectors/http";
+import { describeFault, pollTolerantly, UrlPolicy, UrlRefusedError, type RetryOptions } from "flyte-connectors/http";
 import type { KeyPairCredentials } from "./auth.js";
 import { cancelStatement, statementStatus, submitStatement, type ApiReply, type ApiTarget, type SubmitBody } from "./sql-api.js";
 import { bindStatement } from "./statement.js";
 
 /** Task type of Snowflake tasks (flyte-sdk `plugins/snowflake`, `Snowflake._TASK_TYPE`). */
 export const SNOWFLAKE_TASK_TYPE = "snowflake";
+/** Environment variable listing (comma-separated) the origins the connector may call; see `allowedOrigins`. */
+export const SNOWFLAKE_ALLOWED_ORIGINS_ENV = "FLYTE_SNOWFLAKE_ALLOWED_ORIGINS";
+/** An account identifier (`myorg-myaccount`, `xy12345.us-east-1`): it becomes part of the host name. */
+const ACCOUNT_PATTERN = /^[A-Za-z0-9._-]+$/;
+/** Snowflake's own domains: the deployment's key may be used for any of their hosts (accounts, private link). */
+const SNOWFLAKE_DOMAINS = [".snowflakecomputing.com", ".snowflakecomputing.cn"];
 
 /**
  * Identity of a submitted statement: the same fields as the Python plugin's `SnowflakeJobMetadata`, so either
@@ -46,7 +52,7 @@ export class SnowflakeJobMetadata extends ResourceMeta.define({
    * caller's INVALID_ARGUMENT, found before any request is made.
    */
   override validate(): void {
-    if (!/^[A-Za-z0-9._-]+$/.test(this.account)) throw new Error(`account ${JSON.stringify(this.account.slice(0, 100))} is not a Snowflake account identifier`);
+    if (!ACCOUNT_PATTERN.test(this.account)) throw new Error(`account ${JSON.stringify(this.account.slice(0, 100))} is not a Snowflake account identifier`);
     if (!this.user || /[\u0000-\u001f\u007f]/.test(this.user)) throw new Error("user is empty or holds control characters");
     if (!/^[A-Za-z0-9-]*$/.test(this.query_id)) throw new Error(`query_id ${JSON.stringify(this.query_id.slice(0, 100))} is not a statement handle`);
     baseUrlOf(this.account, (this.connection_kwargs ?? {}) as JsonObject);
@@ -64,6 +70,30 @@ export interface SnowflakeConnectorOptions {
   apiEndpoint?: string;
   /** Retries of transient SQL API faults within one call. Default: 2 retries, 200 ms first back-off, 1 s longest. */
   retry?: Omit<RetryOptions, "signal" | "shouldRetry">;
+  /**
+   * Origins (`https://myorg-acct.privatelink.snowflakecomputing.com`) the connector may call; when set, any other
+   * SQL API origin a task, `apiEndpoint` or resource meta leads to is refused (INVALID_ARGUMENT). Listed origins
+   * are trusted as named (a loopback fake in tests may be listed), and the deployment's key may be used for them.
+   * Default: the comma-separated origins of `$FLYTE_SNOWFLAKE_ALLOWED_ORIGINS`, else any http(s) origin except the
+   * connector's own host (loopback in every spelling), link-local and cloud metadata addresses, checked again
+   * against the addresses a name resolves to when connecting (`UrlPolicy` of `flyte-connectors/http`, as the HTTP
+   * job connector); private ranges are allowed.
+   */
+  allowedOrigins?: readonly string[];
+}
+
+/** The origins of a list (an option, or an environment variable's comma-separated text); a bad entry names `setting`. */
+function originsOf(list: readonly string[], setting: string): string[] {
+  return list
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      try {
+        return new URL(entry).origin;
+      } catch (cause) {
+        throw new Error(`${setting}: ${JSON.stringify(entry.slice(0, 100))} is not an origin such as https://myorg-myaccount.snowflakecomputing.com`, { cause });
+      }
+    });
 }
 
 /** Connection settings of the Python plugin's `connection_kwargs` that the SQL API has a use for. */
@@ -77,7 +107,8 @@ const AUTH_KWARGS = ["password", "passcode", "token", "authenticator", "private_
  *
  * Secrets (from the task's `custom.secrets`, as the Python plugin names them): `snowflake_private_key` (PEM),
  * optional `snowflake_private_key_passphrase`. A call without them (Flyte 1 sends no per-request secrets) uses the
- * deployment's, found as flytekit's connector finds its key: `connectorSecret("snowflake_private_key")`.
+ * deployment's, found as flytekit's connector finds its key: `connectorSecret("snowflake_private_key")`, but only
+ * for an SQL API origin the deployment chose: Snowflake's own https hosts, `apiEndpoint`, `allowedOrigins`.
  *
  * Settings come from `custom` (flyte-sdk) or `TaskTemplate.config` (flytekit's `SnowflakeTask` writes `user`,
  * `account`, `database`, `schema`, `warehouse` there); `custom` wins.
@@ -90,11 +121,22 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
   readonly #attemptTimeout: number;
   readonly #retry: RetryOptions;
   readonly #apiEndpoint: string | undefined;
+  /** The operator's `allowedOrigins`, undefined when none were set. */
+  readonly #allowedOrigins: ReadonlySet<string> | undefined;
+  readonly #urlPolicy: UrlPolicy;
 
   constructor(options: SnowflakeConnectorOptions = {}) {
     super();
     this.#attemptTimeout = options.attemptTimeout ?? 8000;
     this.#apiEndpoint = options.apiEndpoint;
+    const fromEnv = process.env[SNOWFLAKE_ALLOWED_ORIGINS_ENV]?.trim();
+    const listed = options.allowedOrigins
+      ? originsOf(options.allowedOrigins, "allowedOrigins")
+      : fromEnv
+        ? originsOf(fromEnv.split(","), SNOWFLAKE_ALLOWED_ORIGINS_ENV)
+        : undefined;
+    this.#allowedOrigins = listed && new Set(listed);
+    this.#urlPolicy = new UrlPolicy(listed ? { allowedOrigins: listed } : {});
     this.#retry = { retries: 2, minDelay: 200, maxDelay: 1000, ...options.retry };
   }
 
@@ -125,12 +167,12 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
       has_output: (taskTemplate.interface?.outputs?.variables.length ?? 0) > 0,
       connection_kwargs: keptKwargs(kwargs),
     });
-    const target = this.#target(meta, secrets, signal);
+    const target = this.#target(meta, secrets, signal, "");
     let reply: ApiReply;
     try {
       reply = await submitStatement(target, requestIdOf(attemptIdentity(request)), body);
     } catch (error) {
-      throw transportError(error, signal, "submitting the statement");
+      throw transportError(error, signal, "submitting the statement", target.setting);
     }
     const handle = reply.body.statementHandle;
     // 422 with a handle (e.g. a compilation error): the statement exists and failed; get reports it as FAILED,
@@ -144,13 +186,15 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
   async get({ resourceMeta, signal, ...request }: ResourceRequest<SnowflakeJobMetadata>): Promise<Resource> {
     const secrets = await withDeploymentKey(request.secrets);
     const logLinks = [queryLink(resourceMeta.account, resourceMeta.query_id)];
+    // Checked before the poll: a refused origin is the caller's error, not a status to tolerate.
+    const target = this.#target(resourceMeta, secrets, signal, META);
     const resource = await pollTolerantly(`snowflake:${resourceMeta.account}:${resourceMeta.query_id}`, async (pollSignal) => {
       let reply: ApiReply;
       try {
-        reply = await statementStatus(this.#target(resourceMeta, secrets, pollSignal), resourceMeta.query_id);
+        reply = await statementStatus({ ...target, signal: pollSignal }, resourceMeta.query_id);
       } catch (error) {
         // Any network failure (even one not known as transient, e.g. a DNS lookup) is not the statement's verdict.
-        throw transportError(error, pollSignal, "checking the statement");
+        throw transportError(error, pollSignal, "checking the statement", target.setting);
       }
       return resourceOf(reply, resourceMeta);
     }, { signal });
@@ -160,11 +204,12 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
   async delete({ resourceMeta, signal, ...request }: ResourceRequest<SnowflakeJobMetadata>): Promise<void> {
     if (!resourceMeta.query_id) return;
     const secrets = await withDeploymentKey(request.secrets);
+    const target = this.#target(resourceMeta, secrets, signal, META);
     let reply: ApiReply;
     try {
-      reply = await cancelStatement(this.#target(resourceMeta, secrets, signal), resourceMeta.query_id);
+      reply = await cancelStatement(target, resourceMeta.query_id);
     } catch (error) {
-      throw transportError(error, signal, "cancelling the statement");
+      throw transportError(error, signal, "cancelling the statement", target.setting);
     }
     // 200 cancelled; 422 cannot be cancelled (already finished or cancelled); 404/400 no such statement. All done.
     if (reply.status < 300 || reply.status === 422 || reply.status === 404 || reply.status === 400) return;
@@ -174,16 +219,56 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
     throw new ConnectorError("UNAVAILABLE", `Snowflake answered HTTP ${reply.status} to cancelling statement ${resourceMeta.query_id}: ${vendorText(reply)}`);
   }
 
-  #target(meta: SnowflakeJobMetadata, secrets: CallContext["secrets"], signal: AbortSignal): ApiTarget {
+  /**
+   * Where and how to call the SQL API for `meta`: the origin, refused when the URL policy forbids it
+   * (INVALID_ARGUMENT naming the setting that led there, `prefix` telling a resource meta's from a task's), and
+   * the credentials, the deployment's key only for an origin the deployment chose.
+   */
+  #target(meta: SnowflakeJobMetadata, { secrets, deploymentKey }: CallSecrets, signal: AbortSignal, prefix: string): ApiTarget & { setting: string } {
+    const kwargs = (meta.connection_kwargs ?? {}) as JsonObject;
+    const baseUrl = baseUrlOf(meta.account, kwargs, this.#apiEndpoint);
+    const setting = `${prefix}${typeof kwargs["host"] === "string" && kwargs["host"] ? "connection_kwargs.host" : this.#apiEndpoint ? "the connector's apiEndpoint" : "account"}`;
+    this.#urlPolicy.check(baseUrl, setting);
+    if (deploymentKey && !this.#deploymentChose(baseUrl)) {
+      throw new ConnectorError(
+        "FAILED_PRECONDITION",
+        `${setting} leads to ${baseUrl}, an SQL API origin the connector deployment did not choose: its snowflake_private_key is only used for ` +
+          `https://*${SNOWFLAKE_DOMAINS.join(", https://*")}, the connector's apiEndpoint and the origins in ${SNOWFLAKE_ALLOWED_ORIGINS_ENV} (allowedOrigins). ` +
+          "Declare the task's own secret snowflake_private_key, or have the operator list the origin.",
+      );
+    }
     return {
-      baseUrl: baseUrlOf(meta.account, (meta.connection_kwargs ?? {}) as JsonObject, this.#apiEndpoint),
+      baseUrl,
       credentials: credentialsOf(meta.account, meta.user, secrets),
       attemptTimeout: this.#attemptTimeout,
       retry: this.#retry,
+      urlPolicy: this.#urlPolicy,
       signal,
+      setting,
     };
   }
+
+  /**
+   * Whether the deployment's key may be used (a JWT signed with it is a bearer credential for an hour) for `baseUrl`:
+   * an https host of Snowflake's own domains, the operator's `apiEndpoint`, or an origin in `allowedOrigins`. A
+   * task pointing `connection_kwargs.host` elsewhere must bring its own key.
+   */
+  #deploymentChose(baseUrl: string): boolean {
+    const url = new URL(baseUrl);
+    if (this.#allowedOrigins?.has(url.origin)) return true;
+    if (this.#apiEndpoint && new URL(this.#apiEndpoint).origin === url.origin) return true;
+    return url.protocol === "https:" && SNOWFLAKE_DOMAINS.some((domain) => url.hostname.toLowerCase().endsWith(domain));
+  }
 }
+
+/** A call's secrets, and whether its key is the deployment's (the call carried none). */
+interface CallSecrets {
+  secrets: CallContext["secrets"];
+  deploymentKey: boolean;
+}
+
+/** How errors about a SQL API origin from a resource meta (get, delete) name the setting. */
+const META = "the resource meta's ";
 
 interface SnowflakeSettings {
   account: string;
@@ -200,11 +285,14 @@ function templateConfig(config: Readonly<Record<string, string>>): JsonObject {
 }
 
 /** The deployment's key (and passphrase) where the call carries none: Flyte 1 sends no per-request secrets. */
-async function withDeploymentKey(secrets: CallContext["secrets"]): Promise<CallContext["secrets"]> {
-  if (secrets["snowflake_private_key"]) return secrets;
+async function withDeploymentKey(secrets: CallContext["secrets"]): Promise<CallSecrets> {
+  if (secrets["snowflake_private_key"]) return { secrets, deploymentKey: false };
   const [privateKey, passphrase] = await Promise.all([connectorSecret("snowflake_private_key"), connectorSecret("snowflake_private_key_passphrase")]);
-  if (!privateKey) return secrets;
-  return { ...secrets, snowflake_private_key: privateKey, ...(passphrase ? { snowflake_private_key_passphrase: passphrase } : {}) };
+  if (!privateKey) return { secrets, deploymentKey: false };
+  return {
+    secrets: { ...secrets, snowflake_private_key: privateKey, ...(passphrase ? { snowflake_private_key_passphrase: passphrase } : {}) },
+    deploymentKey: true,
+  };
 }
 
 /** The task's custom config, checked as the Python connector checks it (schema defaults to PUBLIC). */
@@ -212,6 +300,10 @@ function readConfig(custom: JsonObject): SnowflakeSettings {
   const text = (key: string) => (typeof custom[key] === "string" ? (custom[key] as string).trim() : "");
   const account = text("account");
   if (!account) throw new ConnectorError("INVALID_ARGUMENT", "Missing Snowflake account: set `account` in the task configuration.");
+  // It becomes part of the host name: `evil.example/#` would otherwise make the URL's host evil.example.
+  if (!ACCOUNT_PATTERN.test(account)) {
+    throw new ConnectorError("INVALID_ARGUMENT", `Snowflake task configuration: account ${JSON.stringify(account.slice(0, 100))} is not an account identifier (letters, digits, ".", "_", "-").`);
+  }
   const [user, database, warehouse] = [text("user"), text("database"), text("warehouse")];
   const missing = Object.entries({ user, database, warehouse }).filter(([, v]) => !v).map(([k]) => k);
   if (missing.length > 0) throw new ConnectorError("INVALID_ARGUMENT", `Snowflake task configuration lacks ${missing.join(", ")} (user, database and warehouse are required).`);
@@ -371,8 +463,10 @@ function submitError(reply: ApiReply): ConnectorError {
 }
 
 /** A transport failure (after retries) as a caller-safe UNAVAILABLE ConnectorError; a cancelled call stays a cancellation. */
-function transportError(error: unknown, signal: AbortSignal, during: string): ConnectorError {
+function transportError(error: unknown, signal: AbortSignal, during: string, setting: string): ConnectorError {
   if (signal.aborted) return ConnectorError.fromAbort(signal, during);
+  // Refused at connect time: the host name resolved to an address the URL policy forbids.
+  if (error instanceof UrlRefusedError) return new ConnectorError("INVALID_ARGUMENT", `${setting}: ${error.message}`, { cause: error });
   if (error instanceof ConnectorError) return error;
   return new ConnectorError("UNAVAILABLE", `Snowflake is unavailable ${during}: ${describeFault(error)}.`, { cause: error });
 }

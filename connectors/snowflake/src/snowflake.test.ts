@@ -234,8 +234,9 @@ let service: TestService;
 before(async () => {
   fake = new FakeSnowflake(keys.publicKey);
   await fake.start();
-  // Quick back-off so the retry tests take milliseconds.
-  service = await serveForTest([new SnowflakeConnector({ attemptTimeout: 2000, retry: { minDelay: 5, maxDelay: 20 } })]);
+  // Quick back-off so the retry tests take milliseconds; the fake listens on loopback, which the URL policy refuses
+  // unless the operator lists it.
+  service = await serveForTest([new SnowflakeConnector({ attemptTimeout: 2000, retry: { minDelay: 5, maxDelay: 20 }, allowedOrigins: [fake.url] })]);
 });
 
 after(async () => {
@@ -592,7 +593,7 @@ describe("SnowflakeTask", () => {
   });
 
   test("runs end to end through runTask (secrets from the environment) and returns the results DataFrame", async () => {
-    const registry = new ConnectorRegistry().register(new SnowflakeConnector({ retry: { minDelay: 5, maxDelay: 20 } }));
+    const registry = new ConnectorRegistry().register(new SnowflakeConnector({ retry: { minDelay: 5, maxDelay: 20 }, allowedOrigins: [fake.url] }));
     const task = snowflakeTask("SELECT LOCAL_RUN WHERE age > %(min_age)s AND name = %(name)s", { outputDataFrame: true });
     const { results } = await runTask(task, { min_age: 30, name: "bob" }, {
       registry,
@@ -608,7 +609,7 @@ describe("SnowflakeTask", () => {
   });
 
   test("a failing statement rejects runTask with Snowflake's message", async () => {
-    const registry = new ConnectorRegistry().register(new SnowflakeConnector());
+    const registry = new ConnectorRegistry().register(new SnowflakeConnector({ allowedOrigins: [fake.url] }));
     const task = snowflakeTask("SELECT * FROM NO_SUCH_TABLE_2 WHERE a = %(min_age)s AND b = %(name)s");
     const error = await runTask(task, { min_age: 1, name: "x" }, { registry, pollInterval: 5, quiet: true, handleSigint: false, env: { SNOWFLAKE_PK: privatePem } }).catch((e: unknown) => e);
     assert.ok(error instanceof TaskFailedError);
@@ -641,7 +642,7 @@ describe("Flyte 1: flytekit's SnowflakeTask template through the Flyte 1 agent s
   before(async () => {
     process.env["SNOWFLAKE_PRIVATE_KEY"] = privatePem;
     // gRPC whatever FLYTE_CONNECTOR_TEST_PROTOCOL says: Flyte 1 backends call the Flyte 1 services over gRPC only.
-    flyte1 = await serveForTest([new SnowflakeConnector({ apiEndpoint: fake.url, attemptTimeout: 2000, retry: { minDelay: 5, maxDelay: 20 } })], { protocol: "grpc" });
+    flyte1 = await serveForTest([new SnowflakeConnector({ apiEndpoint: fake.url, allowedOrigins: [fake.url], attemptTimeout: 2000, retry: { minDelay: 5, maxDelay: 20 } })], { protocol: "grpc" });
     client = flyte1Client(flyte1.handle.port);
   });
 

@@ -2,7 +2,7 @@
 // snowflakedb/snowflake-rest-api-specs specifications/sqlapi.yaml): submit, status, cancel. Every call is one
 // stateless HTTPS request with a key-pair JWT: no session, no connection object to keep or leak.
 import { createRequire } from "node:module";
-import { HttpError, isTransient, parseRetryAfter, sendRequest, withRetries, type RetryOptions } from "flyte-connectors/http";
+import { HttpError, isTransient, parseRetryAfter, sendRequest, withRetries, type RetryOptions, type UrlPolicy } from "flyte-connectors/http";
 import { forgetToken, keyPairToken, type KeyPairCredentials } from "./auth.js";
 import type { SqlBinding } from "./statement.js";
 
@@ -52,6 +52,8 @@ export interface ApiTarget {
   /** Deadline of each HTTP attempt in milliseconds. */
   attemptTimeout: number;
   retry: RetryOptions;
+  /** Which origins may be called: checked again against the addresses a host name resolves to when connecting. */
+  urlPolicy: UrlPolicy;
   signal: AbortSignal;
 }
 
@@ -94,6 +96,8 @@ async function call(target: ApiTarget, method: string, path: string, body?: Subm
       timeout: target.attemptTimeout,
       signal: target.signal,
       maxResponseBytes: MAX_REPLY_BYTES,
+      // Also: redirects are not followed (a 3xx is a reply the connector does not understand, not a new origin).
+      urlPolicy: target.urlPolicy,
     });
     const text = reply.text;
     if (reply.status === 429 || reply.status >= 500) {
