@@ -6,10 +6,17 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import http from "node:http";
 import http2 from "node:http2";
+import https from "node:https";
 import type net from "node:net";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { ConnectorRegistry } from "flyte-connectors";
+import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import { startConnectorService, type ConnectorServiceHandle } from "../service.js";
 import { TestConnector } from "../testing/fixture-connectors.js";
+import { selfSignedCertificate } from "../testing/tls.js";
+import { ConnectServer } from "./connect.js";
+import type { TransportEvent } from "./types.js";
 
 const GET_TASK = "/flyteidl2.connector.AsyncConnectorService/GetTask";
 
@@ -34,16 +41,18 @@ interface Answer {
 }
 
 /** One GetTask through `agent` (keep-alive: the agent reuses its connection while the server keeps it). */
-function getTask(agent: http.Agent, port: number, ms = 0): Promise<Answer> {
+function getTask(agent: http.Agent, port: number, ms = 0, options: { path?: string; body?: Buffer | string; contentType?: string; tls?: boolean } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path: GET_TASK, method: "POST", headers: { "content-type": "application/json" }, agent }, (res) => {
+    const headers = { "content-type": options.contentType ?? "application/json" };
+    const request = options.tls ? https.request : http.request;
+    const req = request({ host: "127.0.0.1", port, path: options.path ?? GET_TASK, method: "POST", headers, agent }, (res) => {
       let body = "";
       res.on("data", (chunk) => (body += String(chunk)));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body, clientPort: req.socket!.localPort!, socket: req.socket! }));
       res.on("error", reject);
     });
     req.on("error", reject);
-    req.end(getTaskBody(ms));
+    req.end(options.body ?? getTaskBody(ms));
   });
 }
 
@@ -210,6 +219,68 @@ describe("Connect port: --max-connection-age over h2c", () => {
     assert.equal(h2[":status"], 200);
     const events = await transportEvents(service);
     assert.ok((events["goaway_sent"] ?? 0) >= 1, JSON.stringify(events));
+    assert.equal(events["connection_age_closed"] ?? 0, 0);
+  });
+});
+
+describe("Connect port: --max-connection-age, other clients and paths", () => {
+  test("a stream whose headers went out before the age: it completes, then its keep-alive socket is closed", async (t) => {
+    const events: TransportEvent[] = [];
+    const server = new ConnectServer({ maxReceiveMessageBytes: 1024, maxConnectionAgeMs: 300, maxConnectionAgeGraceMs: 10_000, onEvent: (e) => events.push(e) });
+    // A log stream that sends a page at once and ends 900 ms later (its answer began before the age).
+    server.add({
+      path: "/t.T/Stream",
+      kind: "server_streaming",
+      decode: (bytes) => bytes,
+      encode: (message) => message as Uint8Array,
+      handler: (call) => {
+        call.write(Buffer.from("page 1"));
+        setTimeout(() => call.end(), 900);
+      },
+    });
+    const port = await server.listen(0, "127.0.0.1");
+    t.after(() => server.destroy());
+    const agent = keepAliveAgent(t);
+    const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, 1]), Buffer.from("x")]);
+    const stream = { path: "/t.T/Stream", body: envelope, contentType: "application/connect+proto" };
+    const answer = await getTask(agent, port, 0, stream);
+    assert.equal(answer.status, 200);
+    assert.match(answer.body, /page 1/);
+    assert.notEqual(answer.connection, "close", "headers sent before the age");
+    await closeOf(answer.socket, 3000);
+    const next = await getTask(agent, port, 0, stream);
+    assert.notEqual(next.clientPort, answer.clientPort);
+    assert.ok(events.some((e) => e.event === "goaway_sent" && e.detail?.["reason"] === "max_connection_age"), JSON.stringify(events));
+    assert.ok(!events.some((e) => e.event === "connection_age_closed"));
+  });
+
+  test("HTTPS (HTTP/1.1 by ALPN): an idle keep-alive connection past the age is closed; the next call on a new one", async (t) => {
+    const material = selfSignedCertificate(t);
+    if (!material) return;
+    const service = await start({ tls: material, maxConnectionAgeMs: 400, maxConnectionAgeGraceMs: 5000 });
+    t.after(() => service.forceClose());
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: material.cert });
+    t.after(() => agent.destroy());
+    const first = await getTask(agent, service.connectPort!, 0, { tls: true });
+    assert.equal(first.status, 200, first.body);
+    await closeOf(first.socket, 5000);
+    const next = await getTask(agent, service.connectPort!, 0, { tls: true });
+    assert.equal(next.status, 200);
+    assert.notEqual(next.clientPort, first.clientPort);
+  });
+
+  test("@connectrpc/connect-node clients (HTTP/1.1 and HTTP/2) keep working across the age", async (t) => {
+    const service = await start({ maxConnectionAgeMs: 300, maxConnectionAgeGraceMs: 5000 });
+    t.after(() => service.forceClose());
+    for (const httpVersion of ["1.1", "2"] as const) {
+      const client = createClient(AsyncConnectorService, createConnectTransport({ baseUrl: `http://127.0.0.1:${service.connectPort}`, httpVersion }));
+      const request = (ms: number) => ({ taskCategory: { name: "test", version: 0 }, resourceMeta: new TextEncoder().encode(JSON.stringify({ id: httpVersion, ms })), outputPrefix: "s3://b/r/1" });
+      // Calls in flight at the age, calls after it: every one answered.
+      const answers = await Promise.all([client.getTask(request(700)), sleep(500).then(() => client.getTask(request(0))), sleep(900).then(() => client.getTask(request(0)))]);
+      for (const answer of answers) assert.equal(answer.resource?.message, `done ${httpVersion}`);
+    }
+    const events = await transportEvents(service);
+    assert.ok((events["goaway_sent"] ?? 0) >= 2, JSON.stringify(events));
     assert.equal(events["connection_age_closed"] ?? 0, 0);
   });
 });
