@@ -39,7 +39,8 @@ export interface ConnectorServiceOptions {
   maxReceiveMessageBytes?: number;
   /**
    * GOAWAY on each connection after this many ms (±10%): clients reconnect and re-resolve, so replicas added by a
-   * scale-up get calls. 0: never. Default: 0.
+   * scale-up get calls. Both ports; HTTP/1.1 on the Connect port has no GOAWAY: the answer in progress carries
+   * `connection: close`, an idle keep-alive connection is closed. 0: never. Default: 0.
    */
   maxConnectionAgeMs?: number;
   /**
@@ -47,7 +48,10 @@ export interface ConnectorServiceOptions {
    * hard (their streams reset with CANCEL, which clients retry). Default: `gracePeriodMs`.
    */
   maxConnectionAgeGraceMs?: number;
-  /** GOAWAY on a connection without calls for this many ms (grpc-go's MaxConnectionIdle). 0: never. Default: 0. */
+  /**
+   * GOAWAY on a connection without calls for this many ms (grpc-go's MaxConnectionIdle); on the Connect port an idle
+   * HTTP/1.1 keep-alive connection is closed. 0: never. Default: 0.
+   */
   maxConnectionIdleMs?: number;
   /**
    * Native transport only: request bytes all calls together may hold before new data is refused with
