@@ -50,9 +50,9 @@ before(async () => {
   server = createServer((request, response) => void handle(request, response));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   instance = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  // Listing the fake's origin lets the connector call it (loopback) and send it the deployment's token.
   process.env["FLYTE_DATABRICKS_ACCESS_TOKEN"] = TOKEN;
   // gRPC whatever FLYTE_CONNECTOR_TEST_PROTOCOL says: Flyte 1 backends call the Flyte 1 services over gRPC only.
+  // Listing the fake's origin lets the connector call it (loopback) and send it the deployment's token.
   service = await serveForTest([new DatabricksConnector({ insecureHttp: true, retry: { retries: 1, minDelay: 1, maxDelay: 5 }, allowedOrigins: [`http://${instance}`] })], { protocol: "grpc" });
   client = flyte1Client(service.handle.port);
 });
