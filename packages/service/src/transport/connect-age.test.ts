@@ -180,7 +180,7 @@ describe("Connect port: --max-connection-idle over HTTP/1.1 keep-alive", () => {
     await closeOf(slow.socket, 5000);
     const closedAfter = performance.now() - t0;
     console.log(`# idle keep-alive socket closed ${closedAfter.toFixed(0)} ms after its answer (idle 400 ms)`);
-    assert.ok(closedAfter >= 300 && closedAfter < 5000, `closed ${closedAfter} ms after the answer`);
+    assert.ok(closedAfter >= 200 && closedAfter < 5000, `closed ${closedAfter} ms after the answer`);
     const next = await getTask(agent, port);
     assert.notEqual(next.clientPort, slow.clientPort);
     const events = await transportEvents(service);
@@ -220,6 +220,32 @@ describe("Connect port: --max-connection-age over h2c", () => {
     const events = await transportEvents(service);
     assert.ok((events["goaway_sent"] ?? 0) >= 1, JSON.stringify(events));
     assert.equal(events["connection_age_closed"] ?? 0, 0);
+  });
+});
+
+describe("Connect port: --max-connection-idle over h2c", () => {
+  test("GOAWAY once the connection has had no call for the idle time (not during a longer call)", async (t) => {
+    const service = await start({ maxConnectionIdleMs: 400 });
+    t.after(() => service.forceClose());
+    const session = http2.connect(`http://127.0.0.1:${service.connectPort!}`);
+    session.on("error", () => {});
+    t.after(() => session.destroy());
+    let goaway = false;
+    session.once("goaway", () => (goaway = true));
+    const stream = session.request({ ":method": "POST", ":path": GET_TASK, "content-type": "application/json" });
+    stream.end(getTaskBody(900));
+    stream.resume();
+    const [headers] = (await once(stream, "response")) as [http2.IncomingHttpHeaders];
+    assert.equal(headers[":status"], 200);
+    assert.equal(goaway, false, "no GOAWAY while a call longer than the idle time runs");
+    const t0 = performance.now();
+    await until(() => goaway, 5000, "GOAWAY after the idle time");
+    await until(() => session.closed || session.destroyed, 5000, "the idle connection closes");
+    const after = performance.now() - t0;
+    console.log(`# h2c GOAWAY ${after.toFixed(0)} ms after the last call (idle 400 ms)`);
+    assert.ok(after >= 200, `${after} ms`);
+    const events = await transportEvents(service);
+    assert.ok((events["connection_idle_closed"] ?? 0) >= 1, JSON.stringify(events));
   });
 });
 
@@ -276,7 +302,7 @@ describe("Connect port: --max-connection-age, other clients and paths", () => {
       const client = createClient(AsyncConnectorService, createConnectTransport({ baseUrl: `http://127.0.0.1:${service.connectPort}`, httpVersion }));
       const request = (ms: number) => ({ taskCategory: { name: "test", version: 0 }, resourceMeta: new TextEncoder().encode(JSON.stringify({ id: httpVersion, ms })), outputPrefix: "s3://b/r/1" });
       // Calls in flight at the age, calls after it: every one answered.
-      const answers = await Promise.all([client.getTask(request(700)), sleep(500).then(() => client.getTask(request(0))), sleep(900).then(() => client.getTask(request(0)))]);
+      const answers = await Promise.all([client.getTask(request(700)), sleep(500).then(() => client.getTask(request(0))), sleep(1300).then(() => client.getTask(request(0)))]);
       for (const answer of answers) assert.equal(answer.resource?.message, `done ${httpVersion}`);
     }
     const events = await transportEvents(service);
