@@ -18,6 +18,7 @@ import {
   pollTolerantly,
   requestJson,
   statusNameForHttp,
+  allowedOriginsSetting,
   UrlPolicy,
   UrlRefusedError,
   type RetryOptions,
@@ -109,19 +110,6 @@ function isMissingRun(error: unknown): boolean {
   return error.status === 400 && (code === "RESOURCE_DOES_NOT_EXIST" || /does not exist/i.test(message ?? ""));
 }
 
-/** The origins of a list (an option, or an environment variable's comma-separated text); a bad entry names `setting`. */
-function originsOf(list: readonly string[], setting: string): string[] {
-  return list
-    .map((entry) => entry.trim())
-    .filter(Boolean)
-    .map((entry) => {
-      try {
-        return new URL(entry).origin;
-      } catch (cause) {
-        throw new Error(`${setting}: ${JSON.stringify(entry.slice(0, 100))} is not an origin such as https://myorg.cloud.databricks.com`, { cause });
-      }
-    });
-}
 
 function redact(text: string, token: string): string {
   return token.length >= 4 ? text.split(token).join("***") : text;
@@ -145,12 +133,7 @@ export class DatabricksConnector extends AsyncConnector<DatabricksJobMetadata> {
     super();
     this.taskTypeName = options.taskTypeName ?? "databricks";
     this.#options = { ...options };
-    const fromEnv = process.env[DATABRICKS_ALLOWED_ORIGINS_ENV]?.trim();
-    const listed = options.allowedOrigins
-      ? originsOf(options.allowedOrigins, "allowedOrigins")
-      : fromEnv
-        ? originsOf(fromEnv.split(","), DATABRICKS_ALLOWED_ORIGINS_ENV)
-        : undefined;
+    const listed = allowedOriginsSetting(options.allowedOrigins, DATABRICKS_ALLOWED_ORIGINS_ENV);
     this.#allowedOrigins = listed && new Set(listed);
     this.#urlPolicy = new UrlPolicy(listed ? { allowedOrigins: listed } : {});
   }

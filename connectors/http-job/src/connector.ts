@@ -16,6 +16,7 @@ import {
   types,
 } from "flyte-connectors";
 import {
+  allowedOriginsSetting,
   describeFault,
   HttpError,
   isTransient,
@@ -28,6 +29,9 @@ import {
 } from "flyte-connectors/http";
 import { DEFAULT_PHASES, parseConfig, PHASE_NAMES, type OutputKind, type PollSpec } from "./config.js";
 import { renderHeader, renderJson, renderUrl, valueAt, type TemplateScope } from "./template.js";
+
+/** The environment variable listing allowed origins (comma-separated) when the `allowedOrigins` option is not given. */
+export const HTTP_JOB_ALLOWED_ORIGINS_ENV = "FLYTE_HTTP_JOB_ALLOWED_ORIGINS";
 
 /**
  * Identity of a job: its id and the validated status/cancel/outputs part of the task config (get and delete
@@ -48,8 +52,8 @@ export const HTTP_JOB_TASK_TYPE = "http_job";
 
 export interface HttpJobConnectorOptions {
   /**
-   * Origins (`https://jobs.example.com`) the connector may call; any other URL in a task config is refused
-   * (INVALID_ARGUMENT). Listed origins are trusted as named, so a loopback sidecar may be listed. Default: any
+   * Origins (`https://jobs.example.com`) the connector may call (when not given: the comma-separated environment
+   * variable `FLYTE_HTTP_JOB_ALLOWED_ORIGINS`); any other URL in a task config is refused (INVALID_ARGUMENT). Listed origins are trusted as named, so a loopback sidecar may be listed. Default: any
    * http(s) origin except the connector's own host (loopback in every spelling, `localhost`), unspecified and
    * link-local addresses and cloud metadata services, checked again against the addresses a host name resolves
    * to when connecting (see `UrlPolicy` of `flyte-connectors/http`); in-cluster private ranges are allowed.
@@ -142,7 +146,8 @@ export class HttpJobConnector extends AsyncConnector<HttpJobMeta> {
     this.#options = { ...options };
     const listed = options.deploymentSecrets ?? (process.env["FLYTE_HTTP_JOB_DEPLOYMENT_SECRETS"] ?? "").split(",");
     this.#deploymentSecrets = new Set(listed.map((key) => key.trim()).filter(Boolean));
-    this.#urlPolicy = new UrlPolicy(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {});
+    const allowedOrigins = allowedOriginsSetting(options.allowedOrigins, HTTP_JOB_ALLOWED_ORIGINS_ENV);
+    this.#urlPolicy = new UrlPolicy(allowedOrigins ? { allowedOrigins } : {});
   }
 
   async create(request: CreateRequest): Promise<HttpJobMeta> {

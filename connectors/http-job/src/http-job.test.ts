@@ -6,7 +6,7 @@ import { ConnectorRegistry, decodeOutputs, encodeInputs, FlyteFile, Phase, runTa
 import { serveForTest, type TestService } from "@flyte-connectors/service/testing";
 import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import connectors from "./connectors.js";
-import { HttpJobConnector, HttpJobTask, type HttpJobTaskOptions } from "./index.js";
+import { HTTP_JOB_ALLOWED_ORIGINS_ENV, HttpJobConnector, HttpJobTask, type HttpJobTaskOptions } from "./index.js";
 import { renderJson, renderUrl, valueAt } from "./template.js";
 
 /*
@@ -386,6 +386,17 @@ test("allowedOrigins: only the listed origins may be called", async () => {
   await assert.rejects(new HttpJobConnector({ allowedOrigins: ["https://jobs.example.com"] }).create(request), /custom\.status\.url: the connector may not call http:\/\/127\.0\.0\.1/);
   const meta = await new HttpJobConnector({ allowedOrigins: [base], retry: fastRetry }).create(request);
   assert.match(meta.job_id, /^job-\d+$/);
+  // Without the option, the deployment's environment variable lists them (as `serve` constructs the connector).
+  process.env[HTTP_JOB_ALLOWED_ORIGINS_ENV] = `https://jobs.example.com, ${base}`;
+  try {
+    assert.match((await new HttpJobConnector({ retry: fastRetry }).create(request)).job_id, /^job-\d+$/);
+    process.env[HTTP_JOB_ALLOWED_ORIGINS_ENV] = "https://jobs.example.com";
+    await assert.rejects(new HttpJobConnector().create(request), /custom\.status\.url: the connector may not call http:\/\/127\.0\.0\.1.*not in allowedOrigins/);
+    process.env[HTTP_JOB_ALLOWED_ORIGINS_ENV] = "jobs.example.com:x";
+    assert.throws(() => new HttpJobConnector(), /FLYTE_HTTP_JOB_ALLOWED_ORIGINS: "jobs\.example\.com:x" is not an origin/);
+  } finally {
+    delete process.env[HTTP_JOB_ALLOWED_ORIGINS_ENV];
+  }
 });
 
 test("a job service that hangs: get answers the last known phase within the poll budget, not a deadline error", async () => {

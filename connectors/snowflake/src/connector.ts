@@ -16,7 +16,7 @@ import {
   type ResourceRequest,
   type TaskLogInit,
 } from "flyte-connectors";
-import { describeFault, pollTolerantly, UrlPolicy, UrlRefusedError, type RetryOptions } from "flyte-connectors/http";
+import { allowedOriginsSetting, describeFault, pollTolerantly, UrlPolicy, UrlRefusedError, type RetryOptions } from "flyte-connectors/http";
 import type { KeyPairCredentials } from "./auth.js";
 import { cancelStatement, statementStatus, submitStatement, type ApiReply, type ApiTarget, type SubmitBody } from "./sql-api.js";
 import { bindStatement } from "./statement.js";
@@ -82,19 +82,6 @@ export interface SnowflakeConnectorOptions {
   allowedOrigins?: readonly string[];
 }
 
-/** The origins of a list (an option, or an environment variable's comma-separated text); a bad entry names `setting`. */
-function originsOf(list: readonly string[], setting: string): string[] {
-  return list
-    .map((entry) => entry.trim())
-    .filter(Boolean)
-    .map((entry) => {
-      try {
-        return new URL(entry).origin;
-      } catch (cause) {
-        throw new Error(`${setting}: ${JSON.stringify(entry.slice(0, 100))} is not an origin such as https://myorg-myaccount.snowflakecomputing.com`, { cause });
-      }
-    });
-}
 
 /** Connection settings of the Python plugin's `connection_kwargs` that the SQL API has a use for. */
 const KEPT_KWARGS = ["role", "host", "port", "protocol"] as const;
@@ -129,12 +116,7 @@ export class SnowflakeConnector extends AsyncConnector<SnowflakeJobMetadata> {
     super();
     this.#attemptTimeout = options.attemptTimeout ?? 8000;
     this.#apiEndpoint = options.apiEndpoint;
-    const fromEnv = process.env[SNOWFLAKE_ALLOWED_ORIGINS_ENV]?.trim();
-    const listed = options.allowedOrigins
-      ? originsOf(options.allowedOrigins, "allowedOrigins")
-      : fromEnv
-        ? originsOf(fromEnv.split(","), SNOWFLAKE_ALLOWED_ORIGINS_ENV)
-        : undefined;
+    const listed = allowedOriginsSetting(options.allowedOrigins, SNOWFLAKE_ALLOWED_ORIGINS_ENV);
     this.#allowedOrigins = listed && new Set(listed);
     this.#urlPolicy = new UrlPolicy(listed ? { allowedOrigins: listed } : {});
     this.#retry = { retries: 2, minDelay: 200, maxDelay: 1000, ...options.retry };

@@ -12,11 +12,14 @@ import {
   type Resource,
   type TypeSpec,
 } from "flyte-connectors";
-import { describeFault, sendRequest, UrlPolicy, UrlRefusedError, type HttpReply } from "flyte-connectors/http";
+import { allowedOriginsSetting, describeFault, sendRequest, UrlPolicy, UrlRefusedError, type HttpReply } from "flyte-connectors/http";
 import type { LiteralType } from "@flyte-connectors/flyteidl2/flyteidl2/core/types_pb.js";
 import { parseConfig, type ValidConfig } from "./config.js";
 import { jsonBody } from "./python-text.js";
 import { renderData, renderHeader, renderUrl, type TemplateScope } from "./template.js";
+
+/** The environment variable listing allowed origins (comma-separated) when the `allowedOrigins` option is not given. */
+export const WEBHOOK_ALLOWED_ORIGINS_ENV = "FLYTE_WEBHOOK_ALLOWED_ORIGINS";
 
 /** Task type of flytekit's WebhookTask (`flytekit.extras.webhook`). */
 export const WEBHOOK_TASK_TYPE = "webhook";
@@ -38,7 +41,8 @@ export const WEBHOOK_OUTPUTS = { info: types.struct as unknown as TypeSpec<Webho
 
 export interface WebhookConnectorOptions {
   /**
-   * Origins (`https://hooks.example.com`) the connector may call; any other URL is refused (INVALID_ARGUMENT).
+   * Origins (`https://hooks.example.com`) the connector may call (when not given: the comma-separated environment
+   * variable `FLYTE_WEBHOOK_ALLOWED_ORIGINS`); any other URL is refused (INVALID_ARGUMENT).
    * Listed origins are trusted as named, so a loopback sidecar may be listed. Default: any http(s) origin except
    * the connector's own host (loopback in every spelling, `localhost`), unspecified and link-local addresses and
    * cloud metadata services, checked again against the addresses a host name resolves to when connecting (the
@@ -119,7 +123,8 @@ export class WebhookConnector extends SyncConnector {
 
   constructor(options: WebhookConnectorOptions = {}) {
     super();
-    this.#urlPolicy = new UrlPolicy(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {});
+    const allowedOrigins = allowedOriginsSetting(options.allowedOrigins, WEBHOOK_ALLOWED_ORIGINS_ENV);
+    this.#urlPolicy = new UrlPolicy(allowedOrigins ? { allowedOrigins } : {});
     this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.#maxTimeoutSeconds = options.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS;
     const listed = options.deploymentSecrets ?? (process.env["FLYTE_WEBHOOK_DEPLOYMENT_SECRETS"] ?? "").split(",");

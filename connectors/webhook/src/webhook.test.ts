@@ -13,7 +13,7 @@ import { TaskTemplateSchema } from "@flyte-connectors/flyteidl2/flyteidl2/core/t
 import { ConnectorRegistry, decodeOutputs, Duration, encodeInputs, Float64, FlyteDatetime, FlyteFile, Phase, pythonFloatRepr, pythonRepr, runTask, TaskFailedError, types, type TypeSpecs } from "flyte-connectors";
 import { serveForTest, type TestService } from "@flyte-connectors/service/testing";
 import connectors from "./connectors.js";
-import { WebhookConnector, WebhookTask, WEBHOOK_OUTPUTS, type WebhookInfo, type WebhookTaskOptions } from "./index.js";
+import { WEBHOOK_ALLOWED_ORIGINS_ENV, WebhookConnector, WebhookTask, WEBHOOK_OUTPUTS, type WebhookInfo, type WebhookTaskOptions } from "./index.js";
 import { jsonBody } from "./python-text.js";
 import { pythonView, renderData, renderUrl, type TemplateScope } from "./template.js";
 
@@ -348,6 +348,23 @@ describe("WebhookTask", () => {
 
   test("the package's default export serves task type webhook as a sync connector", () => {
     assert.deepEqual(connectors.map((c) => [c.taskTypeName, c.kind, c.name]), [["webhook", "sync", "Webhook Connector"]]);
+  });
+
+  test("without the option, FLYTE_WEBHOOK_ALLOWED_ORIGINS lists the origins the connector may call", async () => {
+    process.env[WEBHOOK_ALLOWED_ORIGINS_ENV] = `https://hooks.example.com,${base}`;
+    process.env["HOOK_TOKEN"] = TOKEN;
+    try {
+      const registry = new ConnectorRegistry().register(new WebhookConnector());
+      const { info } = await runTask(webhook(), values, { registry, quiet: true, handleSigint: false });
+      assert.equal(info.status_code, 200);
+      process.env[WEBHOOK_ALLOWED_ORIGINS_ENV] = "https://hooks.example.com";
+      const refused = new ConnectorRegistry().register(new WebhookConnector());
+      const error = await runTask(webhook(), values, { registry: refused, quiet: true, handleSigint: false }).catch((e: unknown) => e);
+      assert.match(String((error as Error).message), /custom\.url: the connector may not call http:\/\/127\.0\.0\.1:\d+ \(not in allowedOrigins/);
+    } finally {
+      delete process.env[WEBHOOK_ALLOWED_ORIGINS_ENV];
+      delete process.env["HOOK_TOKEN"];
+    }
   });
 
   test("runs locally through runTask, the secret from the environment variable its reference names", async () => {

@@ -3,4 +3,4 @@
 export { withRetries, isTransient, describeFault, parseRetryAfter, statusNameForHttp, HttpError, type RetryOptions } from "./retry.js";
 export { requestJson, sendRequest, type JsonRequest, type HttpRequest, type HttpReply } from "./request.js";
 export { pollTolerantly, type TolerantPollOptions } from "./tolerant-poll.js";
-export { UrlPolicy, UrlRefusedError, refusedAddressKind, type UrlPolicyOptions, type ResolveHost } from "./url-policy.js";
+export { UrlPolicy, UrlRefusedError, refusedAddressKind, allowedOriginsSetting, type UrlPolicyOptions, type ResolveHost } from "./url-policy.js";

@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { requestJson, refusedAddressKind, UrlPolicy, UrlRefusedError } from "./index.js";
+import { allowedOriginsSetting, requestJson, refusedAddressKind, UrlPolicy, UrlRefusedError } from "./index.js";
 
 // Every spelling of the connector pod's own host and of the cloud metadata services found by outside testing.
 const REFUSED = [
@@ -114,4 +114,19 @@ describe("UrlPolicy (server-side request forgery guard)", () => {
     assert.equal(hits, before, "no request reached the loopback server");
     await policy.close();
   });
+});
+
+test("allowedOriginsSetting: the option wins over the environment variable; entries become origins; a bad entry names its source", (t) => {
+  const variable = "FLYTE_TEST_ALLOWED_ORIGINS";
+  t.after(() => delete process.env[variable]);
+  delete process.env[variable];
+  assert.equal(allowedOriginsSetting(undefined, variable), undefined, "nothing set: the policy's default");
+  process.env[variable] = " http://127.0.0.1:8080/path , https://jobs.example.com ,,";
+  assert.deepEqual(allowedOriginsSetting(undefined, variable), ["http://127.0.0.1:8080", "https://jobs.example.com"]);
+  assert.deepEqual(allowedOriginsSetting(["https://a.example.com/x"], variable), ["https://a.example.com"]);
+  process.env[variable] = "https://ok.example.com,not an origin";
+  assert.throws(() => allowedOriginsSetting(undefined, variable), /^Error: FLYTE_TEST_ALLOWED_ORIGINS: "not an origin" is not an origin/);
+  assert.throws(() => allowedOriginsSetting(["::"], variable), /^Error: allowedOrigins: "::" is not an origin/);
+  // A host without a scheme parses as a URL of scheme "jobs.example.com:", which has no origin.
+  assert.throws(() => allowedOriginsSetting(["jobs.example.com:8080"], variable), /^Error: allowedOrigins: "jobs\.example\.com:8080" is not an origin/);
 });

@@ -190,3 +190,28 @@ export function urlRefusal(error: unknown): UrlRefusedError | undefined {
   }
   return undefined;
 }
+
+/**
+ * The origins an operator allowed a connector to call: the connector's option when given, else the comma-separated
+ * environment variable `environmentVariable`, else undefined (no list: {@link UrlPolicy}'s default). Entries are
+ * reduced to their origin; one that is not a URL throws an Error naming where it came from, so a connector built
+ * with a typo fails at start-up rather than refusing every call.
+ */
+export function allowedOriginsSetting(option: readonly string[] | undefined, environmentVariable: string): string[] | undefined {
+  const [entries, setting] = option ? [option, "allowedOrigins"] : [process.env[environmentVariable]?.trim() ? process.env[environmentVariable]!.split(",") : undefined, environmentVariable];
+  return entries
+    ?.map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      let url: URL | undefined;
+      try {
+        url = new URL(entry);
+      } catch {
+        // reported below
+      }
+      if (url?.protocol !== "http:" && url?.protocol !== "https:") {
+        throw new Error(`${setting}: ${JSON.stringify(entry.slice(0, 100))} is not an origin such as https://jobs.example.com`);
+      }
+      return url.origin;
+    });
+}
