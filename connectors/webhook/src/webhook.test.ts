@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { toJson } from "@bufbuild/protobuf";
 import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import { TaskTemplateSchema } from "@flyte-connectors/flyteidl2/flyteidl2/core/tasks_pb.js";
-import { ConnectorRegistry, decodeOutputs, Duration, encodeInputs, Float64, FlyteDatetime, FlyteFile, Phase, pythonFloatRepr, pythonRepr, runTask, TaskFailedError, types, type TypeSpecs } from "flyte-connectors";
+import { ConnectorRegistry, decodeOutputs, Duration, encodeInputs, Float64, FlyteDatetime, FlyteFile, Phase, runTask, TaskFailedError, types, type TypeSpecs } from "flyte-connectors";
 import { serveForTest, type TestService } from "@flyte-connectors/service/testing";
 import connectors from "./connectors.js";
 import { WEBHOOK_ALLOWED_ORIGINS_ENV, WebhookConnector, WebhookTask, WEBHOOK_OUTPUTS, type WebhookInfo, type WebhookTaskOptions } from "./index.js";
@@ -385,8 +385,8 @@ describe("WebhookTask", () => {
 
 describe("templating: the text flytekit's Python makes", () => {
   const python = "/usr/bin/python3";
-  /** Values printed by the real Python (`str`/`repr`/isoformat), compared with this package's. */
-  test("floats, reprs and datetimes match CPython's", (t) => {
+  /** Datetimes as the real Python prints them (`isoformat`); floats and reprs are the core's, checked against CPython there. */
+  test("datetimes match CPython's isoformat", (t) => {
     let available = true;
     try {
       execFileSync(python, ["-c", "pass"]);
@@ -397,11 +397,6 @@ describe("templating: the text flytekit's Python makes", () => {
       if (process.env["CI"] === "true") assert.fail(`${python} is needed to compare with CPython`);
       return t.skip(`${python} not found`);
     }
-    const floats = [0.1, 1, 2.5, 1e-4, 1e-5, 1.5e-7, 123456789012345.6, 1e16, 1.2345e16, 9007199254740993, -0.0, -3.75, 1e300, 5e-324, 0.3 + 0.6, 1 / 3];
-    const fromPython = execFileSync(python, ["-c", `import sys\nfor x in [${floats.map((f) => (Object.is(f, -0) ? "-0.0" : String(f))).join(",")}]: print(repr(float(x)))`]).toString().trim().split("\n");
-    assert.deepEqual(floats.map(pythonFloatRepr), fromPython);
-    const reprs = execFileSync(python, ["-c", `print(str(['a', "it's", 'say "hi"', 'tab\\there', True, None, 3, 2.0, {'k': [1.5]}]))`]).toString().trim();
-    assert.equal(pythonRepr(["a", "it's", 'say "hi"', "tab\there", true, null, 3, new Float64(2), { k: [new Float64(1.5)] }]), reprs);
     const iso = execFileSync(python, ["-c", "from datetime import datetime, timezone\nprint(datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc).isoformat()); print(datetime(2026, 1, 2, tzinfo=timezone.utc).isoformat())"]).toString().trim().split("\n");
     assert.deepEqual([pythonView(new FlyteDatetime(Date.UTC(2026, 0, 2, 3, 4, 5) / 1000, 123456789), types.datetime.literalType), pythonView(new Date(Date.UTC(2026, 0, 2)), undefined)], iso);
   });
