@@ -7,7 +7,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import { pino } from "pino";
 import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import { ConnectorRegistry, decodeOutputs, encodeInputs, Phase, runTask, types, type ConnectorTask, type TypeSpecs } from "flyte-connectors";
-import { serveForTest, type TestService } from "@flyte-connectors/service/testing";
+import { rejectsWith, serveForTest, type TestService } from "@flyte-connectors/service/testing";
 import {
   BotoConnector,
   BotoTask,
@@ -68,14 +68,6 @@ async function runBoto<I extends TypeSpecs>(task: BotoTask<I>, values: Record<st
   const resource = await get("boto", await create(task, values, secrets), secrets);
   assert.equal(resource.phase, Phase.SUCCEEDED, resource.message);
   return (await decodeOutputs(resource.outputs, { result: types.struct, idempotence_token: types.string })) as { result: Record<string, unknown>; idempotence_token: string };
-}
-async function rejectsWith(promise: Promise<unknown>, code: number): Promise<string> {
-  const error = (await promise.then(
-    () => assert.fail("expected the call to fail"),
-    (e: unknown) => e,
-  )) as { code: number; details: string };
-  assert.equal(error.code, code, error.details);
-  return error.details;
 }
 
 const TRITON = "{account_id}.dkr.ecr.{region}.{base}/sagemaker-tritonserver:23.12-py3";

@@ -1,11 +1,11 @@
 // Helpers of this package's tests: CreateTask/GetTask/DeleteTask requests for a task, and a record of everything the
 // service answered (to check that no secret ever appears in it).
-import assert from "node:assert/strict";
 import { toJson } from "@bufbuild/protobuf";
 import { ResourceSchema, type Resource } from "@flyte-connectors/flyteidl2/flyteidl2/connector/connector_pb.js";
 import { AsyncConnectorService } from "@flyte-connectors/flyteidl2/flyteidl2/connector/service_pb.js";
 import { decodeOutputs, encodeInputs, type ConnectorTask, type TypeSpecs } from "flyte-connectors";
 import type { TestClient } from "@flyte-connectors/service/testing";
+export { rejectsWith } from "@flyte-connectors/service/testing";
 
 export const A = AsyncConnectorService.method;
 
@@ -81,12 +81,3 @@ export function outputsOf(resource: Resource | undefined): Promise<Record<string
   return decodeOutputs(resource?.outputs);
 }
 
-/** Awaits a call that must fail with gRPC status `code`; returns the error details. */
-export async function rejectsWith(promise: Promise<unknown>, code: number): Promise<string> {
-  const error = (await promise.then(
-    () => assert.fail("expected the call to fail"),
-    (e: unknown) => e,
-  )) as { code: number; details: string };
-  assert.equal(error.code, code, error.details);
-  return error.details;
-}

@@ -15,6 +15,7 @@ export { spawnService, CLI_BIN, type SpawnedService, type SpawnServiceOptions } 
 export { testTransport, testTransportArgs, TEST_TRANSPORT_ENV } from "./transport.js";
 export { testProtocol, TEST_PROTOCOL_ENV, TEST_PROTOCOLS, type TestProtocol } from "./protocol.js";
 export { flyte1Client, flyte2Outputs, type Flyte1Client, type Flyte1Template } from "./flyte1.js";
+export { rejectsWith } from "./rejects.js";
 
 export interface TestService {
   client: TestClient;
